@@ -1,0 +1,66 @@
+# Two commands do everything on a fresh machine (see README):
+#   make book   install, run every chapter (quick profile), build the HTML book
+#   make test   install, run the tests, the notebooks (nbval) and a strict book build
+# Each creates or updates .venv from pyproject.toml; a second run installs nothing.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := book
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+SET ?=
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+# pip's config on some machines lists local mirrors that do not exist; hide that noise.
+PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+
+.PHONY: book chapters html test unit nbval book-check venv clean clean-runs sync
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(PIP_QUIET)
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: every chapter through papermill, then the book.
+book: $(STAMP)
+	$(BIN)/xray-book all --profile $(PROFILE) $(foreach s,$(SET),--set $(s))
+
+chapters: $(STAMP)
+	$(BIN)/xray-book run --profile $(PROFILE) $(foreach s,$(SET),--set $(s))
+
+html: $(STAMP)
+	$(BIN)/xray-book build
+
+## The tests: unit tests (TensorFlow, then the backend-sensitive ones under JAX),
+## the book on the synthetic stand-in, and nbval re-running every notebook.
+CI_RUNS := $(CURDIR)/.cache/ci-runs
+test: $(STAMP)
+	$(MAKE) --no-print-directory unit book-check nbval
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend tests
+
+book-check: $(STAMP)
+	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/xray-book all --profile quick
+	$(BIN)/python -m pytest -q tests/book_checks
+
+nbval: $(STAMP)
+	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider \
+		--nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+
+## Re-pair notebooks after editing a .py outside JupyterLab.
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+clean:
+	rm -rf _build book/chapters/*.ipynb
+
+clean-runs:
+	rm -rf runs .cache/ci-runs

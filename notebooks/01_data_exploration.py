@@ -1,0 +1,149 @@
+# %% [markdown]
+# # 1. The data: what the X-rays are, and what they hide
+#
+# Before training anything we look hard at the images. A classifier can only be as
+# honest as its data, and this dataset has a well-known weakness that the original
+# study never mentioned.
+#
+# **Learning goals**
+#
+# - know where the three classes of the COVID-19 Radiography Database come from;
+# - count, view and compare the images of each class;
+# - check the raw files (formats, sizes) and find duplicates;
+# - *see* the confound: the COVID images are adults from many hospitals, the others
+#   children from one.
+
+# %% tags=["parameters"]
+profile = "quick"
+data_dir = None
+per_class = 200
+image_size = 64
+channels = 3
+seed = 1987
+
+# %% [markdown]
+# ## Loading the images
+#
+# `chapter.open_data` looks for the dataset in `data_dir`, then in the folder named by
+# the `XRAY_DATA_DIR` environment variable, then in `./data`. With nothing found it
+# uses a small synthetic stand-in and says so loudly. Decoded images are cached on
+# disk, so the next chapter gets them in a fraction of a second.
+
+# %%
+from xray_utils import chapter, data, evaluation, plots
+
+params = chapter.collect(globals())
+images = chapter.open_data(params)
+
+# %% [markdown]
+# ## Where the images come from
+#
+# The database was assembled in 2020 by a team from Qatar University and the
+# University of Dhaka {cite}`chowdhury2020` and extended in 2021 {cite}`rahman2021`.
+# The three classes have *different origins*:
+#
+# | class | source |
+# |---|---|
+# | COVID | adult patients, collected from many hospitals and publications (the Italian SIRM database, Eurorad, Hannover Medical School, GitHub collections; later BIMCV in Valencia) |
+# | Normal | children aged 1–5 from one hospital in Guangzhou {cite}`kermany2018` |
+# | Viral Pneumonia | the same paediatric collection {cite}`kermany2018` |
+#
+# Keep that table in mind: a model can tell the classes apart by *who* and *where*
+# as easily as by *what disease*.
+
+# %% [markdown]
+# ## How many images per class?
+#
+# The study used 1,200 COVID, 1,341 normal and 1,345 viral pneumonia images. The
+# counts below are those of the data this book found (after the profile's
+# `per_class` limit).
+
+# %% tags=["nbval-check-output"]
+full_index = data.resolve_dataset(params["data_dir"])
+print("images on disk:", full_index.counts)
+print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
+
+# %%
+plots.class_counts(images.counts, synthetic=images.synthetic);
+
+# %% [markdown]
+# ## What the images look like
+#
+# Four random images of each class. Look at the body size, the borders, the text
+# markers and the exposure, not only at the lungs.
+
+# %%
+plots.sample_grid(images.images, images.labels, images.class_names, synthetic=images.synthetic,
+                  files=images.files);
+
+# %% [markdown]
+# ## Pixel intensities
+#
+# If the classes differ in overall brightness or contrast, a CNN can use that
+# without ever looking at lung tissue.
+
+# %%
+plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic);
+
+# %% [markdown]
+# ## The raw files
+#
+# A survey of formats, pixel modes and sizes, read from the file headers. When
+# image size differs between classes (as in the raw 2020 release), size alone
+# reveals the class; the images are then all resized to the same square.
+
+# %%
+chapter.show_table(data.survey_files(full_index))
+
+# %% [markdown]
+# ## Duplicates
+#
+# Exact copies (same bytes) and near copies (perceptual hashes at most 2 bits apart)
+# inflate a test score when one copy is in the training set and the other in the
+# test set. Here with the study's 80/20 split:
+
+# %%
+split = data.study_split(images.labels, seed=params["seed"])
+duplicates = data.find_duplicates(images, split)
+print(f"{(duplicates.kind == 'exact').sum()} exact and {(duplicates.kind == 'near').sum()} near-duplicate pairs; "
+      f"{int(duplicates.crosses_split.sum()) if len(duplicates) else 0} of them straddle train and test.")
+chapter.show_table(duplicates.head(10))
+
+# %% [markdown]
+# ## The confound, in pictures
+#
+# Averaging all images of a class washes out individual anatomy and leaves what the
+# class has *in common*. Children's chests fill less of the frame than adults';
+# collimation, borders and markers differ between hospitals.
+
+# %%
+plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic);
+
+# %% [markdown]
+# How much can be told from coarse appearance alone? A plain logistic regression that
+# sees each image only as an 8×8 blur (64 numbers, no lung detail at all):
+
+# %% tags=["nbval-check-output"]
+blur_accuracy = evaluation.thumbnail_baseline(images.images, images.labels, size=8, seed=params["seed"])
+print(f"8x8-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} (chance: {1 / 3:.0%})")
+
+# %% [markdown]
+# If that number is far above chance, part of what any CNN learns here is *not*
+# pathology. We come back to this in the evaluation chapter.
+#
+# ## Summary
+#
+# - Three classes from different sources: adult COVID images from many places,
+#   paediatric normal and viral pneumonia images from one hospital.
+# - Images are loaded once, as `uint8`, and cached; the models scale them themselves.
+# - Duplicates exist and some straddle the split.
+# - Coarse appearance alone separates the classes well above chance: a warning sign.
+#
+# ## Exercises
+#
+# 1. Change `per_class` and `image_size` in the parameters cell. Does the thumbnail
+#    baseline change much? Why would it not?
+# 2. Open five images of each class at full size. List every non-medical difference
+#    you can see (markers, borders, size, contrast).
+# 3. Raise `max_distance` in `data.find_duplicates` to 6. Look at the new pairs: are
+#    they really the same radiograph?

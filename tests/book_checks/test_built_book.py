@@ -1,0 +1,48 @@
+"""Checks on the built HTML book (run after `xray-book all`, see `make book-check`)."""
+
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+HTML = PROJECT / "_build" / "html"
+CHAPTERS = ["01_data_exploration", "02_model1_plain_cnn", "03_model2_batchnorm", "04_model3_dropout",
+            "05_model4_chexnet", "06_evaluation"]
+
+
+@pytest.fixture(scope="module")
+def pages():
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"no book at {HTML}: run `xray-book all` first")
+    return {name: (HTML / "book" / "chapters" / f"{name}.html").read_text() for name in CHAPTERS}
+
+
+def test_every_chapter_page_exists_with_figures(pages):
+    for name, page in pages.items():
+        assert "<img" in page, f"{name} has no figure"
+        for src in [part.split('"')[0] for part in page.split('<img src="')[1:]]:
+            assert (HTML / "book" / "chapters" / src).resolve().is_file(), f"{name}: missing image {src}"
+
+
+def test_no_error_outputs_or_tracebacks(pages):
+    for name, page in pages.items():
+        assert "Traceback (most recent call last)" not in page, name
+        assert 'class="output error"' not in page, name
+
+
+FRONT = HTML / "book" / "chapters" / "index.html"  # _build/html/index.html redirects here
+
+
+def test_front_page_dataset_page_and_references():
+    assert "book/chapters/index.html" in (HTML / "index.html").read_text()
+    front = FRONT.read_text()
+    assert "Results of this build" in front and "<table" in front
+    assert (HTML / "book" / "dataset.html").is_file() and (HTML / "book" / "references.html").is_file()
+    assert "DeGrave" in (HTML / "book" / "references.html").read_text()
+
+
+def test_synthetic_banner_when_built_on_the_stand_in(pages):
+    front = FRONT.read_text()
+    synthetic = "SYNTHETIC DATA" in front
+    for name, page in pages.items():
+        assert ("SYNTHETIC DATA" in page) == synthetic, name

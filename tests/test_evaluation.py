@@ -1,0 +1,72 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xray_utils import evaluation
+from xray_utils.runs import COMPLETE, Run
+
+
+def _fake_run(folder, model, protocol, y_true, y_prob):
+    folder.mkdir(parents=True)
+    np.savez(folder / "predictions.npz", indices=np.arange(len(y_true)), y_true=y_true, y_prob=y_prob)
+    (folder / "config.json").write_text(json.dumps({"model": model, "protocol": protocol,
+                                                    "class_names": ["COVID", "Normal", "Viral Pneumonia"]}))
+    (folder / "metrics.json").write_text(json.dumps({"evaluated_epoch": 3, "epochs_run": 3}))
+    (folder / "environment.json").write_text("{}")
+    pd.DataFrame({"epoch": [1]}).to_csv(folder / "history.csv", index=False)
+    (folder / COMPLETE).write_text("")
+    return Run.load(folder)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    y = np.repeat([0, 1, 2], 10)
+    perfect = np.eye(3)[y] * 0.9 + 0.1 / 3
+    wrong_normals = perfect.copy()
+    wrong_normals[10:15] = [0.1, 0.1, 0.8]  # five normals called pneumonia
+    return {("m1", "study"): _fake_run(tmp_path / "a", "m1", "study", y, perfect),
+            ("m1", "corrected"): _fake_run(tmp_path / "b", "m1", "corrected", y, wrong_normals)}
+
+
+def test_results_table_accuracy_interval_and_published_numbers(runs):
+    table = evaluation.results_table(runs)
+    study = table[table.protocol == "study"].iloc[0]
+    assert study.test_accuracy == 1.0 and study.ci95_high == 1.0
+    assert study.ci95_low == pytest.approx(1 - 0.025 ** (1 / 30) * 1, abs=1e-3) or study.ci95_low < 1
+    assert study.published_test_accuracy == pytest.approx(0.978149)
+    corrected = table[table.protocol == "corrected"].iloc[0]
+    assert corrected.test_accuracy == pytest.approx(25 / 30)
+    assert corrected.ci95_low < 25 / 30 < corrected.ci95_high
+
+
+def test_accuracy_interval_matches_clopper_pearson():
+    low, high = evaluation.accuracy_interval(761, 778)
+    assert low == pytest.approx(0.9648, abs=5e-4) and high == pytest.approx(0.9869, abs=5e-4)
+
+
+def test_report_confusion_and_protocol_comparison(runs):
+    report = evaluation.report_frame(runs[("m1", "corrected")])
+    assert report.loc["Normal", "recall"] == pytest.approx(0.5)
+    matrix = evaluation.confusion(runs[("m1", "corrected")])
+    assert matrix.loc["Normal", "Viral Pneumonia"] == 5 and matrix.values.sum() == 30
+    comparison = evaluation.protocol_comparison(runs)
+    assert comparison.loc["m1", "difference"] == pytest.approx(1 - 25 / 30, abs=1e-4)
+
+
+def test_roc_auc_per_class(runs):
+    curves = evaluation.roc_curves(runs[("m1", "study")])
+    assert set(curves) == {"COVID", "Normal", "Viral Pneumonia"}
+    assert all(auc == 1.0 for _, _, auc in curves.values())
+    assert evaluation.auc_table(runs).shape == (2, 5)
+
+
+def test_thumbnail_baseline_separates_brightness_not_noise():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (60, 32, 32, 1), dtype=np.uint8)
+    labels = np.repeat([0, 1, 2], 20)
+    assert evaluation.thumbnail_baseline(images, labels, size=4) < 0.6
+    images[labels == 1] //= 4
+    images[labels == 2] = 255 - images[labels == 2] // 4
+    assert evaluation.thumbnail_baseline(images, labels, size=4) > 0.95

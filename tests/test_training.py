@@ -1,0 +1,109 @@
+import dataclasses
+import io
+import json
+
+import numpy as np
+import pytest
+
+from xray_utils import runs as xruns
+from xray_utils.config import TrainConfig
+from xray_utils.data import find_dataset, load_images
+from xray_utils.errors import RunError
+from xray_utils.training import find_run, resolve_weights, train
+
+pytestmark = pytest.mark.backend
+
+
+@pytest.fixture(scope="module")
+def small_images(tmp_path_factory):
+    from xray_utils.data import make_synthetic_dataset
+
+    root = make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "set", per_class=20, image_size=32)
+    return load_images(find_dataset(root), 32, 1, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def _config(**changes):
+    return TrainConfig(**{"model": "m1", "image_size": 32, "channels": 1, "epochs": 2, "batch_size": 16, **changes})
+
+
+def test_run_folder_has_everything_and_is_reused(small_images, tmp_path):
+    out = io.StringIO()
+    run = train(_config(), small_images, runs_dir=tmp_path, stream=out)
+    for name in ("config.json", "environment.json", "split.csv", "history.csv", "predictions.npz",
+                 "metrics.json", "model.keras", "COMPLETE"):
+        assert (run.folder / name).is_file(), name
+    assert len(run.history) == 2 and {"loss", "val_accuracy", "learning_rate", "seconds"} <= set(run.history)
+    assert out.getvalue().count("[m1/study] epoch") == 2  # one line per epoch, no progress bars
+    assert run.metrics["test_images"] == len(run.predictions()["y_true"]) == 12
+    assert run.config["synthetic_data"] is True and run.environment["backend"]
+    model = run.load_model()
+    assert model.count_params() == run.metrics["parameters"]
+    again = train(_config(), small_images, runs_dir=tmp_path, stream=io.StringIO())
+    assert again.folder == run.folder and again.metrics == run.metrics
+
+
+def test_training_is_deterministic(small_images, tmp_path):
+    first = train(_config(), small_images, runs_dir=tmp_path / "a", stream=io.StringIO())
+    second = train(_config(), small_images, runs_dir=tmp_path / "b", stream=io.StringIO())
+    np.testing.assert_allclose(first.history["loss"], second.history["loss"], rtol=1e-5)
+
+
+def test_corrected_protocol_restores_the_best_epoch(small_images, tmp_path):
+    run = train(_config(protocol="corrected", epochs=3), small_images, runs_dir=tmp_path, stream=io.StringIO())
+    best = int(run.history.loc[run.history["val_loss"].idxmin(), "epoch"])
+    assert run.metrics["evaluated_epoch"] == best
+    split = run.split()
+    assert set(split.subset) == {"train", "validation", "test"}
+    assert not split[split.subset == "test"].used_for_validation.any()
+
+
+def test_interrupted_run_is_marked_incomplete_and_leaves_finished_run_alone(small_images, tmp_path, monkeypatch):
+    finished = train(_config(), small_images, runs_dir=tmp_path, stream=io.StringIO())
+    before = {p.name: p.read_bytes() for p in finished.folder.iterdir() if p.is_file()}
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("keras.Model.fit", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(), small_images, runs_dir=tmp_path, retrain=True, stream=io.StringIO())
+    after = {p.name: p.read_bytes() for p in finished.folder.iterdir() if p.is_file()}
+    assert before == after
+    stale = xruns.stale_attempts(tmp_path, finished.name)
+    assert len(stale) == 1 and not xruns.is_finished(stale[0])
+    monkeypatch.undo()
+    out = io.StringIO()
+    train(_config(), small_images, runs_dir=tmp_path, retrain=True, stream=out)
+    assert "interrupted attempt" in out.getvalue() and not xruns.stale_attempts(tmp_path, finished.name)
+
+
+def test_a_locked_run_is_refused(small_images, tmp_path):
+    name = find_run(_config(), small_images, tmp_path).name
+    with xruns.run_lock(tmp_path, name):
+        with pytest.raises(RunError, match="Another process is training"):
+            train(_config(), small_images, runs_dir=tmp_path, stream=io.StringIO())
+
+
+def test_images_must_match_the_config(small_images, tmp_path):
+    with pytest.raises(RunError, match="config asks for"):
+        train(_config(image_size=64), small_images, runs_dir=tmp_path)
+
+
+def test_weights_resolution_offline(monkeypatch, tmp_path):
+    monkeypatch.setattr("xray_utils.training._imagenet_available", lambda timeout=2.0: False)
+    monkeypatch.setattr("xray_utils.training.find_chexnet_file", lambda: None)
+    assert resolve_weights("auto")[0] == "none"
+    with pytest.raises(RunError, match="no brucechou1983"):
+        resolve_weights("chexnet")
+    fake = tmp_path / "chexnet.h5"
+    fake.write_bytes(b"x")
+    monkeypatch.setattr("xray_utils.training.find_chexnet_file", lambda: fake)
+    assert resolve_weights("auto") == (str(fake), f"CheXNet weights from {fake}")
+
+
+@pytest.mark.slow
+def test_short_real_training_run_learns(shared_dataset, tmp_path):
+    images = load_images(find_dataset(shared_dataset).subset(120), 64, 1, cache_dir=tmp_path / "c")
+    run = train(_config(image_size=64, epochs=3, batch_size=32), images, runs_dir=tmp_path, stream=io.StringIO())
+    assert run.config["synthetic_data"] is False
+    assert run.metrics["test_accuracy"] > 0.5  # chance is 1/3

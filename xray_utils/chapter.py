@@ -1,0 +1,120 @@
+"""The few calls every chapter makes: check parameters, open the data, train or reuse runs.
+
+Notebooks narrate; this module does. A chapter's first code cell is::
+
+    params = chapter.collect(globals())      # the parameters cell, checked
+    images = chapter.open_data(params)       # real data if found, else the stand-in (with a banner)
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from typing import Any
+
+import pandas as pd
+
+from . import data as xdata
+from .config import CHAPTER_PARAMETERS, chapter_params, protocols_for, train_config
+from .errors import RunError
+from .runs import Run
+
+STUDY_MODELS = ("m1", "m2", "m3", "m4")
+
+
+def collect(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The chapter parameters found in ``namespace`` (e.g. ``globals()``), completed and checked."""
+    return chapter_params(**{k: namespace[k] for k in CHAPTER_PARAMETERS if k in namespace})
+
+
+def _display(obj) -> None:
+    try:
+        from IPython.display import display
+
+        display(obj)
+    except ImportError:
+        print(obj)
+
+
+def show_banner(synthetic: bool) -> None:
+    """A loud warning box (HTML in the book, text in a terminal) when data is synthetic."""
+    if not synthetic:
+        return
+    print(xdata.SYNTHETIC_BANNER, file=sys.stderr)
+    try:
+        from IPython.display import HTML
+
+        _display(HTML(
+            '<div class="admonition warning"><p class="admonition-title">Synthetic data</p>'
+            f"<p>{html.escape(xdata.SYNTHETIC_BANNER)}</p></div>"
+        ))
+    except ImportError:
+        pass
+
+
+def open_data(params: dict[str, Any], image_size: int | None = None, *, banner: bool = True) -> xdata.ImageSet:
+    """Find the dataset, take the profile's per-class subset, decode it (cached).
+
+    ``image_size`` defaults to the profile's ``image_size``. Prints what was
+    loaded, any notes about the folder and any unreadable files skipped.
+    """
+    index = xdata.resolve_dataset(params["data_dir"]).subset(params["per_class"], params["seed"])
+    images = xdata.load_images(index, image_size or params["image_size"], params["channels"])
+    if banner:
+        show_banner(images.synthetic)
+    for note in index.notes:
+        print(f"note: {note}")
+    for skipped in images.skipped:
+        print(f"skipped unreadable file {skipped.file}: {skipped.reason}")
+    print(images.describe())
+    return images
+
+
+def images_for(model: str, params: dict[str, Any], images: xdata.ImageSet) -> xdata.ImageSet:
+    """``images`` if already at ``model``'s input size, else the same files at that size."""
+    config = train_config(model, "study", params)
+    if images.image_size == config.image_size:
+        return images
+    return open_data(params, config.image_size, banner=False)
+
+
+def train_model(model: str, params: dict[str, Any], images: xdata.ImageSet) -> dict[str, Run]:
+    """Train (or reuse) ``model`` under each of the chapter's protocols: ``{protocol: Run}``."""
+    from .training import train
+
+    images = images_for(model, params, images)
+    return {
+        protocol: train(train_config(model, protocol, params), images,
+                        runs_dir=params["runs_dir"], retrain=params["retrain"])
+        for protocol in protocols_for(model, params)
+    }
+
+
+def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODELS,
+              train_missing: bool = True) -> dict[tuple[str, str], Run]:
+    """Finished runs of ``models`` for these parameters: ``{(model, protocol): Run}``.
+
+    Runs come from the model chapters' run folders. A missing one is trained
+    now (with a note saying so) if ``train_missing``, else :class:`RunError`.
+    """
+    from .training import find_run, train
+
+    found = {}
+    for model in models:
+        model_images = images_for(model, params, images)
+        for protocol in protocols_for(model, params):
+            config = train_config(model, protocol, params)
+            folder = find_run(config, model_images, params["runs_dir"])
+            if not (folder / "COMPLETE").is_file():
+                if not train_missing:
+                    raise RunError(f"No finished run for {model}/{protocol} at '{folder}': run its chapter first.")
+                print(f"note: no finished run for {model}/{protocol}; training it now.")
+                found[(model, protocol)] = train(config, model_images, runs_dir=params["runs_dir"])
+            else:
+                found[(model, protocol)] = Run.load(folder)
+    return found
+
+
+def show_table(frame: pd.DataFrame, digits: int = 4) -> None:
+    """Display a table rounded for reading (an HTML table in the book)."""
+    _display(frame.round(digits))

@@ -1,0 +1,171 @@
+"""Run folders: written atomically, read without pickle, locked while written.
+
+A run folder ``<runs_dir>/<model>-<protocol>-<key>/`` holds::
+
+    config.json        the TrainConfig, the data fingerprint, the weights used
+    environment.json   library versions, Keras backend, hardware, date
+    split.csv          which file was in train / validation / test
+    history.csv        one row per epoch (loss, accuracy, val_*, learning rate, seconds)
+    predictions.npz    test indices, true labels, predicted probabilities (numbers only)
+    metrics.json       test loss and accuracy, timings
+    model.keras        the trained model
+    COMPLETE           written last: only folders with it count as finished runs
+
+Training writes into a hidden staging folder (``.<name>.incomplete-<pid>``)
+and renames it into place only when everything is written, so a crash or
+Ctrl-C never leaves a half-written folder that looks finished, and never
+touches the previous finished run of the same configuration.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import TrainConfig
+from .errors import RunError
+
+COMPLETE = "COMPLETE"
+
+
+def run_name(config: TrainConfig, key: str) -> str:
+    return f"{config.model}-{config.protocol}-{key}"
+
+
+def is_finished(folder: Path) -> bool:
+    return (folder / COMPLETE).is_file()
+
+
+def write_json(path: Path, payload) -> None:
+    """Write JSON via a temporary file and an atomic rename."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def environment_record() -> dict:
+    """Versions, backend and hardware: enough to say where a number came from."""
+    import keras
+    import sklearn
+
+    backend = keras.backend.backend()
+    record = {
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "keras": keras.__version__,
+        "backend": backend,
+        "numpy": np.__version__,
+        "scikit_learn": sklearn.__version__,
+    }
+    try:
+        module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+        lib = __import__(module)
+        record[f"{module}_version"] = lib.__version__
+        if backend == "jax":
+            record["devices"] = [str(d) for d in lib.devices()]
+        elif backend == "tensorflow":
+            record["devices"] = [d.name for d in lib.config.list_logical_devices()]
+        else:
+            record["devices"] = ["cuda"] if lib.cuda.is_available() else ["cpu"]
+    except (ImportError, KeyError):
+        pass
+    return record
+
+
+@dataclass
+class Run:
+    """A finished run folder, read back (no pickle anywhere)."""
+
+    folder: Path
+    config: dict
+    metrics: dict
+    history: pd.DataFrame
+    environment: dict
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def predictions(self) -> dict[str, np.ndarray]:
+        """``indices`` (N,), ``y_true`` (N,), ``y_prob`` (N, K) on the test part."""
+        with np.load(self.folder / "predictions.npz", allow_pickle=False) as saved:
+            return {k: saved[k] for k in saved.files}
+
+    def split(self) -> pd.DataFrame:
+        return pd.read_csv(self.folder / "split.csv")
+
+    def load_model(self):
+        """The trained Keras model (``safe_mode=True``: no arbitrary code is run)."""
+        import keras
+
+        return keras.saving.load_model(self.folder / "model.keras", safe_mode=True, compile=False)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Run":
+        folder = Path(folder)
+        if not is_finished(folder):
+            raise RunError(f"'{folder}' is not a finished run (no {COMPLETE} marker).")
+        try:
+            return cls(
+                folder=folder,
+                config=json.loads((folder / "config.json").read_text()),
+                metrics=json.loads((folder / "metrics.json").read_text()),
+                history=pd.read_csv(folder / "history.csv"),
+                environment=json.loads((folder / "environment.json").read_text()),
+            )
+        except (OSError, ValueError) as exc:
+            raise RunError(f"Run folder '{folder}' is damaged ({exc}); delete it and retrain.") from exc
+
+
+@contextmanager
+def run_lock(runs_dir: Path, name: str):
+    """Hold an exclusive lock on ``<runs_dir>/.<name>.lock`` or fail at once."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / f".{name}.lock"
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunError(
+                f"Another process is training run '{name}' in '{runs_dir}' right now "
+                f"(lock file {path}). Wait for it, or use another runs_dir."
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def staging_folder(runs_dir: Path, name: str) -> Path:
+    return runs_dir / f".{name}.incomplete-{os.getpid()}"
+
+
+def stale_attempts(runs_dir: Path, name: str) -> list[Path]:
+    """Staging folders of earlier attempts that were interrupted or crashed."""
+    return sorted(runs_dir.glob(f".{name}.incomplete-*"))
+
+
+def publish(staging: Path, final: Path) -> None:
+    """Mark ``staging`` complete and move it to ``final``, replacing an older finished run."""
+    (staging / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    if final.exists():
+        retired = final.with_name(f".{final.name}.replaced-{os.getpid()}")
+        os.replace(final, retired)
+        os.replace(staging, final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, final)

@@ -1,0 +1,273 @@
+"""Training recipes and :func:`train`, which turns a configuration into a run folder.
+
+Two protocols:
+
+* ``study`` reproduces the original recipe, flaws included: Adam 1e-3,
+  categorical cross-entropy, batch 32, ``ReduceLROnPlateau(monitor="val_accuracy",
+  patience=3, factor=0.1)`` with no floor (the rate decays towards 1e-16), the
+  *test set* as validation data, and the last epoch's weights;
+* ``corrected``: a separate validation split drives the same schedule (with a
+  floor, ``min_lr``), early stopping watches validation loss, and the best
+  epoch's weights are restored. The test set is touched once, at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, log_loss
+
+from . import runs
+from .config import TrainConfig
+from .data import ImageSet, make_split
+from .errors import RunError
+from .models import CHEXNET_FILE, build_model
+from .paths import default_runs_dir, project_root
+from .pipeline import batches, one_hot, predict_proba
+
+CHEXNET_ENV = "XRAY_CHEXNET_WEIGHTS"
+_IMAGENET_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One line per epoch (no progress bars), and a history with learning rate and time."""
+
+    def __init__(self, label: str, epochs: int, stream=None):
+        super().__init__()
+        self.label, self.epochs = label, epochs
+        self.stream = stream or sys.stdout
+        self.rows: list[dict] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row["learning_rate"], row["seconds"] = learning_rate, seconds
+        self.rows.append(row)
+        shown = "  ".join(
+            f"{k.replace('accuracy', 'acc')} {row[k]:.4f}"
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+            if k in row
+        )
+        print(
+            f"[{self.label}] epoch {epoch + 1:>3}/{self.epochs}  {shown}  lr {learning_rate:.1e}  {seconds:.1f} s",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def study_callbacks() -> list[keras.callbacks.Callback]:
+    """The original schedule: cut the rate 10x when val accuracy stalls 3 epochs, no floor."""
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.1, mode="max")]
+
+
+def corrected_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    """Validation-driven schedule with a floor, and early stopping on validation loss."""
+    return [
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_accuracy", patience=3, factor=0.1, mode="max", min_lr=config.min_lr
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True
+        ),
+    ]
+
+
+def _imagenet_available(timeout: float = 2.0) -> bool:
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / _IMAGENET_FILE
+    if cache.is_file():
+        return True
+    try:
+        socket.create_connection(("storage.googleapis.com", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def find_chexnet_file() -> Path | None:
+    """``$XRAY_CHEXNET_WEIGHTS``, else ``weights/<CheXNet file>`` in the project, if present."""
+    for candidate in (os.environ.get(CHEXNET_ENV), project_root() / "weights" / CHEXNET_FILE):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def resolve_weights(requested: str) -> tuple[str, str]:
+    """``(weights, why)`` for m4: a CheXNet file, ``"imagenet"`` or ``"none"``.
+
+    ``"auto"`` takes the CheXNet-Keras file when the user supplied one
+    (``$XRAY_CHEXNET_WEIGHTS`` or ``weights/``), else ImageNet when it is cached
+    or reachable, else random initialisation.
+    """
+    if requested == "auto":
+        chexnet = find_chexnet_file()
+        if chexnet is not None:
+            return str(chexnet), f"CheXNet weights from {chexnet}"
+        if _imagenet_available():
+            return "imagenet", "ImageNet weights (no CheXNet file supplied)"
+        return "none", "random initialisation: no CheXNet file supplied and ImageNet weights unreachable (offline)"
+    if requested == "chexnet":
+        chexnet = find_chexnet_file()
+        if chexnet is None:
+            raise RunError(
+                f"weights='chexnet' but no {CHEXNET_FILE} found: put it in 'weights/' or set {CHEXNET_ENV}."
+            )
+        return str(chexnet), f"CheXNet weights from {chexnet}"
+    if requested == "imagenet":
+        return "imagenet", "ImageNet weights (asked for)"
+    if requested == "none":
+        return "none", "random initialisation (asked for)"
+    return requested, f"weights from {requested}"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and the backend; make TensorFlow ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def compile_study(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def resolved_config(config: TrainConfig) -> tuple[TrainConfig, str]:
+    """The config with m4's ``weights="auto"`` replaced by what will be used, and why."""
+    if config.model not in ("m4", "m4_clean"):
+        return config, "not applicable"
+    weights, why = resolve_weights(config.weights)
+    return dataclasses.replace(config, weights=weights), why
+
+
+def find_run(config: TrainConfig, imageset: ImageSet, runs_dir=None) -> Path:
+    """Where the run of ``config`` on ``imageset`` lives (finished or not)."""
+    config, _ = resolved_config(config)
+    folder = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    return folder / runs.run_name(config, config.key(imageset.fingerprint))
+
+
+def train(
+    config: TrainConfig,
+    imageset: ImageSet,
+    *,
+    runs_dir: str | Path | None = None,
+    retrain: bool = False,
+    stream=None,
+) -> runs.Run:
+    """Train ``config`` on ``imageset`` and return its finished run folder.
+
+    A finished run of the same configuration on the same images is reused
+    unless ``retrain``. The run is written in a staging folder and published
+    only when complete (see :mod:`xray_utils.runs`).
+    """
+    stream = stream or sys.stdout
+    if imageset.image_size != config.image_size or imageset.channels != config.channels:
+        raise RunError(
+            f"Images are {imageset.images.shape[1:]} but the config asks for {config.input_shape}; "
+            "load them with the config's image_size and channels."
+        )
+    config, weights_reason = resolved_config(config)
+    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    key = config.key(imageset.fingerprint)
+    name = runs.run_name(config, key)
+    final = runs_dir / name
+    if runs.is_finished(final) and not retrain:
+        print(f"Reusing finished run {final} (pass retrain=True to train again).", file=stream)
+        return runs.Run.load(final)
+    with runs.run_lock(runs_dir, name):
+        for attempt in runs.stale_attempts(runs_dir, name):
+            print(f"Found an interrupted attempt ({attempt.name}); discarding it and training from scratch.",
+                  file=stream)
+            import shutil
+
+            shutil.rmtree(attempt, ignore_errors=True)
+        staging = runs.staging_folder(runs_dir, name)
+        staging.mkdir(parents=True)
+        try:
+            _train_into(staging, config, key, weights_reason, imageset, stream)
+        except BaseException:
+            print(f"Training of {name} stopped; its partial folder {staging.name} is marked incomplete "
+                  f"and any earlier finished run is untouched.", file=stream)
+            raise
+        runs.publish(staging, final)
+    return runs.Run.load(final)
+
+
+def _train_into(staging: Path, config: TrainConfig, key: str, weights_reason: str, imageset, stream):
+    started = time.perf_counter()
+    runs.write_json(staging / "config.json", {
+        **config.to_dict(), "key": key, "data_fingerprint": imageset.fingerprint,
+        "synthetic_data": imageset.synthetic, "data_root": str(imageset.root),
+        "weights_reason": weights_reason, "class_names": list(imageset.class_names),
+    })
+    runs.write_json(staging / "environment.json", runs.environment_record())
+    split = make_split(config.protocol, imageset.labels, config.seed)
+    split.save(staging / "split.csv", imageset.files, imageset.labels, imageset.class_names)
+    if config.model in ("m4", "m4_clean"):
+        print(f"[{config.model}] weights: {weights_reason}", file=stream, flush=True)
+    seed_everything(config.seed)
+    weights = None if config.weights == "none" else config.weights
+    model = build_model(config.model, config.input_shape, weights=weights,
+                        num_classes=len(imageset.class_names)) if config.model in ("m4", "m4_clean") \
+        else build_model(config.model, config.input_shape, num_classes=len(imageset.class_names))
+    compile_study(model, config.learning_rate)
+    targets = one_hot(imageset.labels, len(imageset.class_names))
+    label = f"{config.model}/{config.protocol}"
+    logger = EpochLogger(label, config.epochs, stream)
+    callbacks = study_callbacks() if config.protocol == "study" else corrected_callbacks(config)
+    train_data = batches(imageset.images, targets, split.train, config.batch_size, shuffle=True, seed=config.seed)
+    val_data = batches(imageset.images, targets, split.val, config.batch_size)
+    fit_started = time.perf_counter()
+    model.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=0, shuffle=False,
+              callbacks=[logger, *callbacks])
+    fit_seconds = time.perf_counter() - fit_started
+    history = pd.DataFrame(logger.rows)
+    history.to_csv(staging / "history.csv", index=False)
+    best_epoch = _best_epoch(history, config.protocol)
+    eval_started = time.perf_counter()
+    probabilities = predict_proba(model, imageset.images, split.test)
+    predict_seconds = time.perf_counter() - eval_started
+    y_true = imageset.labels[split.test]
+    np.savez(staging / "predictions.npz", indices=split.test, y_true=y_true, y_prob=probabilities)
+    model.save(staging / "model.keras")
+    runs.write_json(staging / "metrics.json", {
+        "test_loss": float(log_loss(y_true, probabilities, labels=list(range(len(imageset.class_names))))),
+        "test_accuracy": float(accuracy_score(y_true, probabilities.argmax(1))),
+        "epochs_run": int(len(history)),
+        "evaluated_epoch": best_epoch,
+        "train_images": int(len(split.train)), "validation_images": int(len(split.val)),
+        "test_images": int(len(split.test)),
+        "seconds_total": time.perf_counter() - started, "seconds_fit": fit_seconds,
+        "seconds_per_epoch": float(history["seconds"].median()),
+        "train_images_per_second": float(len(split.train) / history["seconds"].iloc[1:].median())
+        if len(history) > 1 else float(len(split.train) / history["seconds"].iloc[0]),
+        "test_images_per_second": float(len(split.test) / max(predict_seconds, 1e-9)),
+        "parameters": int(model.count_params()),
+    })
+    print(f"[{label}] test accuracy {accuracy_score(y_true, probabilities.argmax(1)):.4f} "
+          f"(epoch {best_epoch} weights) in {time.perf_counter() - started:.0f} s", file=stream, flush=True)
+
+
+def _best_epoch(history: pd.DataFrame, protocol: str) -> int:
+    """The epoch whose weights are evaluated: the last (study) or the best-val-loss one (corrected)."""
+    if protocol == "study" or "val_loss" not in history:
+        return int(history["epoch"].iloc[-1])
+    return int(history.loc[history["val_loss"].idxmin(), "epoch"])
