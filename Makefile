@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters html test unit nbval book-check venv clean clean-runs sync
+.PHONY: book chapters html test unit nbval book-check venv clean clean-runs sync twins
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,8 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory unit book-check nbval
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend tests
+	$(BIN)/python -m pytest -q -rs --ignore=tests/book_checks tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend --ignore=tests/book_checks tests
 
 book-check: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/xray-book all --profile quick
@@ -58,6 +58,13 @@ nbval: $(STAMP)
 ## Re-pair notebooks after editing a .py outside JupyterLab.
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
+
+## Regenerate the committed .ipynb twins: executed on the synthetic stand-in with
+## the quick profile (deterministic), the outputs nbval compares against.
+twins: $(STAMP)
+	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/jupytext --to ipynb --set-kernel python3 \
+		--execute notebooks/[0-9][0-9]_*.py notebooks/index.py
+	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 clean:
 	rm -rf _build book/chapters/*.ipynb

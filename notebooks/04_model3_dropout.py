@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 4. Model 3: + dropout
 #
@@ -19,8 +34,8 @@ runs_dir = None
 image_size = 64
 channels = 3
 per_class = 200
-epochs = 6
-batch_size = 32
+epochs = 8
+batch_size = 8
 seed = 1987
 protocols = ["study", "corrected"]
 retrain = False

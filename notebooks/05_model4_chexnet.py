@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 5. Model 4: CheXNet transfer learning
 #
@@ -20,7 +35,7 @@ channels = 3
 per_class = 200
 m4_epochs = 2
 m4_weights = "auto"
-batch_size = 32
+batch_size = 8
 seed = 1987
 m4_protocols = ["study"]
 retrain = False

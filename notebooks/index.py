@@ -1,3 +1,18 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Can deep learning tell COVID-19 from a chest X-ray?
 #
@@ -20,16 +35,16 @@ image_size = 64
 m4_image_size = 64
 channels = 3
 per_class = 200
-epochs = 6
+epochs = 8
 m4_epochs = 2
 m4_weights = "auto"
-batch_size = 32
+batch_size = 8
 seed = 1987
 protocols = ["study", "corrected"]
 m4_protocols = ["study"]
 
 # %% tags=["remove-input"]
-from xray_utils import chapter, evaluation, plots
+from xray_utils import chapter, plots
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
@@ -43,14 +58,12 @@ images = chapter.open_data(params)
 # few epochs) is a demonstration, not a reproduction; the `full` profile is.
 
 # %% tags=["remove-input"]
-runs = chapter.load_runs(params, images, train_missing=False)
-table = evaluation.results_table({k: r for k, r in runs.items() if k[1] == "study"})
-chapter.show_table(table[["title", "test_accuracy", "ci95_low", "ci95_high", "published_test_accuracy",
-                          "test_images"]])
+table = chapter.study_results(params, images)
+if table is not None:
+    chapter.show_table(table[["title", "test_accuracy", "ci95_low", "ci95_high", "published_test_accuracy",
+                              "test_images"]])
+    plots.accuracy_comparison(table, synthetic=images.synthetic)
 print(f"profile: {params['profile']}; images: {images.describe()}")
-
-# %% tags=["remove-input"]
-plots.accuracy_comparison(table, synthetic=images.synthetic);
 
 # %% [markdown]
 # ## How to run it

@@ -105,8 +105,8 @@ def test_wrong_or_corrupt_weights_files_are_named(tmp_path):
     _write_keras2_chexnet_file(tmp_path / "bad.h5", reference, np.random.default_rng(0))
     with h5py.File(tmp_path / "bad.h5", "a") as handle:
         group = handle["conv1/conv"]
-        (name,) = group.attrs["weight_names"]
-        del handle[name.decode()]
-        handle.create_dataset(name.decode(), data=np.zeros((3, 3, 3, 64), "float32"))
+        (name,) = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+        del group[name]
+        group.create_dataset(name, data=np.zeros((3, 3, 3, 64), "float32"))
     with pytest.raises(WeightsError, match="layer #0 'conv1/conv'.*conv1_conv"):
         load_chexnet_weights(build_chexnet((64, 64, 3)), tmp_path / "bad.h5")

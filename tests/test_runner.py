@@ -9,7 +9,7 @@ from xray_utils import runner
 from xray_utils.config import CHAPTER_PARAMETERS
 
 PROJECT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.py"))
+NOTEBOOKS = runner.chapter_sources()
 
 
 def test_chapters_run_in_order_with_the_front_page_last():

@@ -118,3 +118,15 @@ def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODEL
 def show_table(frame: pd.DataFrame, digits: int = 4) -> None:
     """Display a table rounded for reading (an HTML table in the book)."""
     _display(frame.round(digits))
+
+
+def study_results(params: dict[str, Any], images: xdata.ImageSet) -> pd.DataFrame | None:
+    """The study-protocol results table of the four models, or None (with a note) if not all ran yet."""
+    from . import evaluation
+
+    try:
+        runs = load_runs(params, images, train_missing=False)
+    except RunError as missing:
+        print(f"No results yet ({missing}). Run all chapters first: `make book`.")
+        return None
+    return evaluation.results_table({key: run for key, run in runs.items() if key[1] == "study"})

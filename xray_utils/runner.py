@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .config import CHAPTER_PARAMETERS, available_profiles, chapter_params, load_profile, parse_overrides
 from .errors import XrayError
-from .paths import project_root
+from .paths import CACHE_ENV, DATA_ENV, RUNS_ENV, project_root
 
 DEFAULT_TIMEOUT_S = 1800  # per cell; the full profile's longest cell trains one model for 50 epochs
 KERNEL = "python3"
@@ -99,12 +99,25 @@ def run_chapter(source: Path, params: dict, timeout: int, output_dir: Path) -> P
     return output
 
 
+def _absolutize_paths(params: dict) -> None:
+    """Kernels run in notebooks/: make relative paths from the caller's directory absolute."""
+    for name in (DATA_ENV, RUNS_ENV, CACHE_ENV):
+        value = os.environ.get(name, "").strip()
+        if value and value.lower() != "synthetic":
+            os.environ[name] = str(Path(value).expanduser().resolve())
+    for name in ("data_dir", "runs_dir"):
+        value = params.get(name)
+        if value and str(value).lower() != "synthetic":
+            params[name] = str(Path(value).expanduser().resolve())
+
+
 def run(profile: str = "quick", overrides: list[str] | None = None, only: list[str] | None = None,
         timeout: int = DEFAULT_TIMEOUT_S) -> int:
     """Run the chapters; return a process exit status (0 ok, 1 a chapter failed)."""
     import papermill
 
     params = chapter_params(**{**load_profile(profile), **parse_overrides(overrides or [])})
+    _absolutize_paths(params)
     chapters = _select(chapter_sources(), only)
     output_dir = executed_dir()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +196,15 @@ def build(strict: bool = True) -> int:
     return status
 
 
+class _ProgressFilter(logging.Filter):
+    """Keep papermill's progress readable: cell starts, printed text and epochs; not figure reprs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Ending Cell") or message.startswith("<Figure size")
+                    or message.startswith("Input notebook:") or message.startswith("Output notebook:"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xray-book", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("papermill").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ProgressFilter())
     for noisy in ("traitlets", "asyncio", "blib2to3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
