@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters html test unit nbval book-check venv clean clean-runs sync twins
+.PHONY: book chapters html test unit nbval book-check browser-check venv clean clean-runs sync twins
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,15 +41,21 @@ html: $(STAMP)
 ## the book on the synthetic stand-in, and nbval re-running every notebook.
 CI_RUNS := $(CURDIR)/.cache/ci-runs
 test: $(STAMP)
-	$(MAKE) --no-print-directory unit book-check nbval
+	$(MAKE) --no-print-directory unit book-check browser-check nbval
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -rs --ignore=tests/book_checks tests
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend --ignore=tests/book_checks tests
+	$(BIN)/python -m pytest -q -rs --ignore=tests/book_checks --ignore=tests/browser tests
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend --ignore=tests/book_checks --ignore=tests/browser tests
 
 book-check: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/xray-book all --profile quick
 	$(BIN)/python -m pytest -q tests/book_checks
+
+## The built book in headless Chromium (Debian's chromium; installed here when missing).
+browser-check: $(STAMP)
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/python -m pytest -q -s tests/browser
 
 nbval: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider \

@@ -116,8 +116,11 @@ def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODEL
 
 
 def show_table(frame: pd.DataFrame, digits: int = 4) -> None:
-    """Display a table rounded for reading (an HTML table in the book)."""
-    _display(frame.round(digits))
+    """Display a table for reading: rounded, and without a meaningless 0, 1, 2... index."""
+    frame = frame.round(digits)
+    if isinstance(frame.index, pd.RangeIndex):
+        frame = frame.set_index(frame.columns[0])
+    _display(frame)
 
 
 def study_results(params: dict[str, Any], images: xdata.ImageSet) -> pd.DataFrame | None:

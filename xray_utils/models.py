@@ -1,8 +1,8 @@
 """The study's four models, built exactly as the original notebook did.
 
-=======  ==============================================================  ===========
-name     architecture                                                    parameters*
-=======  ==============================================================  ===========
+=======  ==============================================================  ==============
+name     architecture                                                    parameters (*)
+=======  ==============================================================  ==============
 m1       4 x [Conv2D(F, 2, same, relu) -> MaxPool 2], F = 128, 64, 32,   512,951
          32 -> Flatten -> Dense 100 -> Dense 50 -> Dense 3 softmax
 m2       m1 + BatchNormalization after every pooling layer               513,975
@@ -10,9 +10,9 @@ m3       m2 + Dropout(0.8) after BN 1 and Dropout(0.2) after BN 3        513,975
 m4       DenseNet121 (no top) -> Dense(14, sigmoid, "predictions") on    7,051,899
          the *un-pooled* feature map -> GlobalAveragePooling -> Dense 3
 m4_clean DenseNet121 -> GlobalAveragePooling -> Dense 3 (the usual way)  7,040,579
-=======  ==============================================================  ===========
+=======  ==============================================================  ==============
 
-\* at 192 x 192 x 3. Every model starts with ``Rescaling(1/255)``, so it takes
+(*) at 192 x 192 x 3. Every model starts with ``Rescaling(1/255)``, so it takes
 raw ``uint8`` batches and no float copy of the dataset is ever needed.
 """
 

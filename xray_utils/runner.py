@@ -96,7 +96,24 @@ def run_chapter(source: Path, params: dict, timeout: int, output_dir: Path) -> P
         )
     finally:
         staged_input.unlink(missing_ok=True)
+        _hide_injected_parameters_like_the_original(output)
     return output
+
+
+def _hide_injected_parameters_like_the_original(path: Path) -> None:
+    """papermill's injected-parameters cell inherits the parameters cell's remove-* tags."""
+    import nbformat
+
+    if not path.is_file():
+        return
+    notebook = nbformat.read(path, as_version=4)
+    tags_of = [set(c.get("metadata", {}).get("tags", [])) for c in notebook.cells]
+    hidden = next((t & {"remove-cell", "remove-input"} for t in tags_of if "parameters" in t), set())
+    injected = [c for c, t in zip(notebook.cells, tags_of) if "injected-parameters" in t]
+    if hidden and injected:
+        for cell in injected:
+            cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | hidden)
+        nbformat.write(notebook, path)
 
 
 def _absolutize_paths(params: dict) -> None:

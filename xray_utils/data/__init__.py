@@ -1,0 +1,74 @@
+"""Finding, loading, splitting and checking the chest X-ray images.
+
+Typical use::
+
+    from xray_utils import data
+    index = data.resolve_dataset()           # real data if found, else the synthetic stand-in
+    images = data.load_images(index, image_size=192, channels=3)
+    split = data.study_split(images.labels)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import DataError, DownloadError
+from ..paths import DATA_ENV
+from .download import KAGGLE_HANDLE, download
+from .duplicates import check_no_cross_class_copies, find_duplicates, perceptual_hashes
+from .layout import CLASS_NAMES, DatasetIndex, canonical_class, find_dataset
+from .loading import ImageSet, SkippedFile, data_fingerprint, decode_image, load_images
+from .splits import PROTOCOLS, STUDY_SEED, Split, corrected_split, make_split, study_split
+from .survey import survey_files
+from .synthetic import make_synthetic_dataset
+
+SYNTHETIC = "synthetic"
+SYNTHETIC_BANNER = (
+    "SYNTHETIC DATA: no real chest X-rays were found, so this ran on a generated stand-in. "
+    "Its numbers are not medical results. Set XRAY_DATA_DIR to the COVID-19 Radiography "
+    "Database to reproduce the study."
+)
+
+__all__ = [
+    "CLASS_NAMES", "KAGGLE_HANDLE", "PROTOCOLS", "STUDY_SEED", "SYNTHETIC", "SYNTHETIC_BANNER",
+    "DataError", "DatasetIndex", "DownloadError", "ImageSet", "SkippedFile", "Split",
+    "canonical_class", "check_no_cross_class_copies", "corrected_split", "data_fingerprint",
+    "decode_image", "download", "find_dataset", "find_duplicates", "load_images",
+    "make_split", "make_synthetic_dataset", "perceptual_hashes", "resolve_dataset", "study_split",
+    "survey_files",
+]
+
+
+def resolve_dataset(
+    data_dir: str | Path | None = None,
+    *,
+    allow_download: bool = False,
+    allow_synthetic: bool = True,
+    include_lung_opacity: bool = False,
+) -> DatasetIndex:
+    """The dataset to use: ``data_dir``, else ``$XRAY_DATA_DIR``, else ``./data``.
+
+    ``"synthetic"`` (as argument or environment value) asks for the stand-in.
+    When no folder was named and nothing is found, tries :func:`download` if ``allow_download``, then
+    falls back to the synthetic stand-in (with a loud warning) if
+    ``allow_synthetic``; otherwise raises :class:`DataError`.
+    """
+    requested = str(data_dir) if data_dir is not None else os.environ.get(DATA_ENV, "").strip()
+    if requested.lower() == SYNTHETIC:
+        return find_dataset(make_synthetic_dataset())
+    try:
+        return find_dataset(data_dir, include_lung_opacity=include_lung_opacity)
+    except DataError as missing:
+        if requested:
+            raise  # the user named a folder: a typo must not silently become synthetic data
+        if allow_download:
+            try:
+                return find_dataset(download(), include_lung_opacity=include_lung_opacity)
+            except DataError as failed:
+                print(failed, file=sys.stderr)
+        if not allow_synthetic:
+            raise
+        print(f"{missing}\n{SYNTHETIC_BANNER}", file=sys.stderr)
+        return find_dataset(make_synthetic_dataset())
