@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters html test unit nbval book-check browser-check venv clean clean-runs sync twins
+.PHONY: book chapters html test unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ html: $(STAMP)
 ## the book on the synthetic stand-in, and nbval re-running every notebook.
 CI_RUNS := $(CURDIR)/.cache/ci-runs
 test: $(STAMP)
-	$(MAKE) --no-print-directory unit book-check browser-check nbval
+	$(MAKE) --no-print-directory unit book-check browser-check nbval bench-fast
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -rs --ignore=tests/book_checks --ignore=tests/browser tests
@@ -61,6 +61,15 @@ nbval: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider \
 		--nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 
+## Speed figures (printed, never asserted). `make bench` for the full table (< 15 min).
+SHARED_DATA ?= $(abspath ../shared/data)
+BENCH_DATA = $(if $(wildcard $(SHARED_DATA)/COVID-19_Radiography_Dataset),--data $(SHARED_DATA),--skip-data)
+bench-fast: $(STAMP)
+	$(BIN)/xray-bench --fast $(BENCH_DATA)
+
+bench: $(STAMP)
+	$(BIN)/xray-bench $(BENCH_DATA)
+
 ## Re-pair notebooks after editing a .py outside JupyterLab.
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
@@ -70,6 +79,7 @@ sync: $(STAMP)
 twins: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/jupytext --to ipynb --set-kernel python3 \
 		--execute notebooks/[0-9][0-9]_*.py notebooks/index.py
+	$(BIN)/xray-book tidy notebooks/*.ipynb
 	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 clean:

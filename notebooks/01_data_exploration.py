@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -78,7 +78,7 @@ full_index = data.resolve_dataset(params["data_dir"])
 print("images on disk:", full_index.counts)
 print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
 
-# %%
+# %% mystnb={"image": {"alt": "Bar chart of the number of images in each class."}}
 plots.class_counts(images.counts, synthetic=images.synthetic);
 
 # %% [markdown]
@@ -87,7 +87,7 @@ plots.class_counts(images.counts, synthetic=images.synthetic);
 # Four random images of each class. Look at the body size, the borders, the text
 # markers and the exposure, not only at the lungs.
 
-# %%
+# %% mystnb={"image": {"alt": "A grid of example chest X-rays, one row per class."}}
 plots.sample_grid(images.images, images.labels, images.class_names, synthetic=images.synthetic,
                   files=images.files);
 
@@ -97,7 +97,7 @@ plots.sample_grid(images.images, images.labels, images.class_names, synthetic=im
 # If the classes differ in overall brightness or contrast, a CNN can use that
 # without ever looking at lung tissue.
 
-# %%
+# %% mystnb={"image": {"alt": "Histograms of pixel intensity (0 to 255) for each class."}}
 plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic);
 
 # %% [markdown]
@@ -131,7 +131,7 @@ chapter.show_table(duplicates.head(10))
 # class has *in common*. Children's chests fill less of the frame than adults';
 # collimation, borders and markers differ between hospitals.
 
-# %%
+# %% mystnb={"image": {"alt": "The average image of each class, side by side."}}
 plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic);
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -105,7 +105,7 @@ study = runs["study"]
 # shows how much the model memorises. The right panel shows each cut of the
 # learning rate.
 
-# %%
+# %% mystnb={"image": {"alt": "Learning curves of Model 1: training and validation loss and accuracy, and the learning rate, per epoch."}}
 plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images.synthetic);
 
 # %% [markdown]
@@ -121,7 +121,7 @@ chapter.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items
 # %%
 chapter.show_table(evaluation.report_frame(study), 3)
 
-# %%
+# %% mystnb={"image": {"alt": "Confusion matrix of Model 1 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -97,7 +97,7 @@ study = runs["study"]
 # early gap between training and validation here: it is the batch-versus-running
 # statistics mismatch described above.
 
-# %%
+# %% mystnb={"image": {"alt": "Learning curves of Model 2: training and validation loss and accuracy, and the learning rate, per epoch."}}
 plots.learning_curves(study.history, "Model 2, study protocol", synthetic=images.synthetic);
 
 # %% [markdown]
@@ -109,7 +109,7 @@ chapter.show_table(evaluation.results_table({("m2", p): r for p, r in runs.items
 # %%
 chapter.show_table(evaluation.report_frame(study), 3)
 
-# %%
+# %% mystnb={"image": {"alt": "Confusion matrix of Model 2 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -91,7 +91,7 @@ study = runs["study"]
 # validation loss jumped to 13.5 in epoch 2, peaked in accuracy at 0.896 in epoch 9,
 # and ended at 2.38 while the training loss was 0.003.
 
-# %%
+# %% mystnb={"image": {"alt": "Learning curves of Model 3: training and validation loss and accuracy, and the learning rate, per epoch."}}
 plots.learning_curves(study.history, "Model 3, study protocol", synthetic=images.synthetic);
 
 # %% [markdown]
@@ -108,7 +108,7 @@ chapter.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items
 # %%
 chapter.show_table(evaluation.report_frame(study), 3)
 
-# %%
+# %% mystnb={"image": {"alt": "Confusion matrix of Model 3 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 3 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -81,7 +81,7 @@ print(sorted(runs), {run.metrics["test_images"] for run in runs.values()})
 table = evaluation.results_table(study_runs)
 chapter.show_table(table.drop(columns=["title"]))
 
-# %%
+# %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}}
 plots.accuracy_comparison(table, synthetic=images.synthetic);
 
 # %% [markdown]
@@ -96,7 +96,7 @@ for (model, protocol), run in study_runs.items():
     print(evaluation.MODEL_TITLES[model])
     chapter.show_table(evaluation.report_frame(run), 3)
 
-# %%
+# %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
 plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()},
                      synthetic=images.synthetic);
 
@@ -108,7 +108,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # chance that a random image of the class scores higher than a random image of
 # another class. The original study reported none of this.
 
-# %%
+# %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models."}}
 plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 
 # %%

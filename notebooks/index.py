@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,mystnb,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -57,7 +57,7 @@ images = chapter.open_data(params)
 # this build is given below the table: the `quick` profile (small images, a subset,
 # few epochs) is a demonstration, not a reproduction; the `full` profile is.
 
-# %% tags=["remove-input"]
+# %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}} tags=["remove-input"]
 table = chapter.study_results(params, images)
 if table is not None:
     chapter.show_table(table[["title", "test_accuracy", "ci95_low", "ci95_high", "published_test_accuracy",

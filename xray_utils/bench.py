@@ -1,10 +1,17 @@
-"""``xray-bench`` / ``python -m xray_utils.bench``: data-path figures for this machine.
+"""``xray-bench`` / ``python -m xray_utils.bench``: speed figures for this machine.
 
-Prints cold and warm load time and peak memory (RSS) for decoding a dataset
-(default: ``$XRAY_DATA_DIR``) at a given size and channel count. Each figure is
-the median of ``--repeat`` runs, each in a fresh process (so peak RSS and the
-cold cache are honest). No timing is asserted anywhere: these are figures to
-read, not tests.
+Two tables:
+
+* data path: cold and warm load time and peak memory (RSS) for decoding a
+  dataset (``--data``, default ``$XRAY_DATA_DIR``) at each size and channel count;
+* models: training and inference throughput (images/s, after warm-up) of each
+  model under each installed Keras backend (TensorFlow, JAX, PyTorch), on the same
+  seeded uint8 batches and batch size.
+
+Each figure is the median of ``--repeat`` runs, each in a fresh process (so peak
+RSS, the cold cache and backend start-up are honest). ``--fast`` keeps to one
+repetition, model 1 and the quick input size. Nothing is asserted: these are
+figures to read, not tests.
 """
 
 from __future__ import annotations
@@ -54,17 +61,98 @@ def load_figures(root: str, size: int, channels: int, repeat: int) -> dict:
     }
 
 
+_TRAIN_CHILD = r"""
+import json, sys, time
+import numpy as np
+import keras
+from xray_utils.models import build_model
+from xray_utils.pipeline import batches, one_hot
+from xray_utils.training import compile_study
+name, size, channels, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+n = batch * steps
+images = rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
+targets = one_hot(rng.integers(0, 3, n), 3)
+model = compile_study(build_model(name, (size, size, channels)))
+data = batches(images, targets, np.arange(n), batch, shuffle=True)
+start = time.perf_counter()
+model.fit(data, epochs=1, verbose=0, shuffle=False)  # warm-up: tracing and compilation
+setup = time.perf_counter() - start
+start = time.perf_counter()
+model.fit(data, epochs=1, verbose=0, shuffle=False)
+train = n / (time.perf_counter() - start)
+model.predict(batches(images, None, np.arange(n), batch), verbose=0)
+start = time.perf_counter()
+model.predict(batches(images, None, np.arange(n), batch), verbose=0)
+infer = n / (time.perf_counter() - start)
+print(json.dumps({"setup_s": setup, "train_img_s": train, "infer_img_s": infer}))
+"""
+
+
+def installed_backends() -> list[str]:
+    """Keras backends whose library imports here."""
+    import importlib.util
+
+    return [b for b, module in (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch"))
+            if importlib.util.find_spec(module) is not None]
+
+
+def model_figures(name: str, size: int, channels: int, backend: str, batch: int, steps: int, repeat: int) -> dict:
+    """Median set-up time and train/inference throughput over ``repeat`` fresh processes."""
+    results = []
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, name, str(size), str(channels), str(batch),
+                              str(steps)], capture_output=True, text=True, env=env)
+        if out.returncode:
+            return {"error": out.stderr.strip().splitlines()[-1][:120]}
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xray-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get("XRAY_DATA_DIR"), help="dataset folder")
     parser.add_argument("--size", type=int, nargs="+", default=[192])
     parser.add_argument("--channels", type=int, nargs="+", default=[1, 3])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--fast", action="store_true", help="one repetition")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each data-path figure")
+    parser.add_argument("--model-repeat", type=int, default=1,
+                        help="repetitions of each model figure (each costs a backend start-up)")
+    parser.add_argument("--fast", action="store_true", help="one repetition, model 1, quick size only")
+    parser.add_argument("--models", nargs="+", default=None, help="models to time (default: m1 m2 m3 m4)")
+    parser.add_argument("--model-sizes", type=int, nargs="+", default=None, help="input sizes (default: 64 192)")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=6, help="training steps timed per repetition")
+    parser.add_argument("--skip-data", action="store_true")
     args = parser.parse_args(argv)
-    if not args.data:
-        parser.error("no dataset: pass --data or set XRAY_DATA_DIR")
     repeat = 1 if args.fast else args.repeat
+    if args.skip_data:
+        print("Data-path table skipped: no real dataset given (--data or XRAY_DATA_DIR).")
+    elif not args.data:
+        parser.error("no dataset: pass --data, set XRAY_DATA_DIR, or --skip-data")
+    else:
+        _print_data_table(args, repeat)
+    model_repeat = 1 if args.fast else args.model_repeat
+    models = args.models or (["m1"] if args.fast else ["m1", "m2", "m3", "m4"])
+    sizes = args.model_sizes or ([64] if args.fast else [64, 192])
+    print(f"\nModels: batch {args.batch}, {args.steps} timed steps after one warm-up epoch, "
+          f"median of {model_repeat} fresh process(es); backends: {', '.join(installed_backends())}")
+    print(f"{'model':>6} {'input':>10} {'backend':>11} {'set-up s':>9} {'train img/s':>12} {'infer img/s':>12}")
+    for name in models:
+        for size in sizes:
+            for backend in installed_backends():
+                r = model_figures(name, size, 3, backend, args.batch, args.steps, model_repeat)
+                shape = f"{size}x{size}x3"
+                if "error" in r:
+                    print(f"{name:>6} {shape:>10} {backend:>11}  failed: {r['error']}", flush=True)
+                    continue
+                print(f"{name:>6} {shape:>10} {backend:>11} {r['setup_s']:>9.1f} {r['train_img_s']:>12.1f} "
+                      f"{r['infer_img_s']:>12.1f}", flush=True)
+    return 0
+
+
+def _print_data_table(args, repeat: int) -> None:
     print(f"Data path on {os.cpu_count()} cores, median of {repeat} fresh process(es) each")
     print(f"{'images':>7} {'size':>5} {'ch':>3} {'cold s':>8} {'warm s':>8} {'cold RSS MB':>12} "
           f"{'warm RSS MB':>12} {'array MB':>9}")

@@ -213,6 +213,17 @@ def build(strict: bool = True) -> int:
     return status
 
 
+def tidy_twins(paths: list[str]) -> None:
+    """Drop per-cell execution timestamps from notebooks, so re-running them leaves no diff noise."""
+    import nbformat
+
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            cell.metadata.pop("execution", None)
+        nbformat.write(notebook, path)
+
+
 class _ProgressFilter(logging.Filter):
     """Keep papermill's progress readable: cell starts, printed text and epochs; not figure reprs."""
 
@@ -233,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--only", nargs="+", help="run only these chapters (e.g. 01 06)")
         command.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds per cell")
     sub.add_parser("build", help="build the HTML book from the executed chapters")
+    tidy = sub.add_parser("tidy", help="strip execution timestamps from notebooks (used by `make twins`)")
+    tidy.add_argument("notebooks", nargs="+")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("papermill").setLevel(logging.INFO)
@@ -243,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             return build()
+        if args.command == "tidy":
+            tidy_twins(args.notebooks)
+            return 0
         status = run(args.profile, args.overrides, args.only, args.timeout)
         if status == 0 and args.command == "all":
             status = build()

@@ -48,3 +48,24 @@ def test_synthetic_banner_when_built_on_the_stand_in(pages):
     synthetic = "SYNTHETIC DATA" in front
     for name, page in pages.items():
         assert ("SYNTHETIC DATA" in page) == synthetic, name
+
+
+def test_every_figure_has_written_alt_text(pages):
+    for name, page in pages.items():
+        for tag in re.findall(r"<img[^>]*>", page):
+            alt = re.search(r'alt="([^"]*)"', tag)
+            assert alt and alt.group(1) and "_images/" not in alt.group(1), f"{name}: {tag[:120]}"
+
+
+def test_internal_links_resolve():
+    """Every relative href/src in every built page points at a file that exists."""
+    missing = []
+    for page in HTML.rglob("*.html"):
+        if "_static" in page.parts:  # theme templates, not pages
+            continue
+        for target in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', page.read_text()):
+            if "://" in target or target.startswith(("mailto:", "javascript:", "data:")):
+                continue
+            if not (page.parent / target).resolve().exists():
+                missing.append(f"{page.relative_to(HTML)} -> {target}")
+    assert not missing, missing[:10]
