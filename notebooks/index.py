@@ -44,7 +44,7 @@ protocols = ["study", "corrected"]
 m4_protocols = ["study"]
 
 # %% tags=["remove-input"]
-from xray_utils import chapter, plots
+from xray_utils import chapter, evaluation, plots
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
@@ -60,8 +60,7 @@ images = chapter.open_data(params)
 # %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}} tags=["remove-input"]
 table = chapter.study_results(params, images)
 if table is not None:
-    chapter.show_table(table[["title", "test_accuracy", "ci95_low", "ci95_high", "published_test_accuracy",
-                              "test_images"]])
+    chapter.show_table(evaluation.headline_table(table))
     plots.accuracy_comparison(table, synthetic=images.synthetic)
 print(f"profile: {params['profile']}; images: {images.describe()}")
 

@@ -70,3 +70,11 @@ def test_thumbnail_baseline_separates_brightness_not_noise():
     images[labels == 1] //= 4
     images[labels == 2] = 255 - images[labels == 2] // 4
     assert evaluation.thumbnail_baseline(images, labels, size=4) > 0.95
+
+
+def test_headline_table_reads_well(runs):
+    table = evaluation.headline_table(evaluation.results_table({("m1", "study"): runs[("m1", "study")]}))
+    assert list(table.columns) == ["model", "test accuracy", "95 % interval", "original study", "test images"]
+    row = table.iloc[0]
+    assert row["model"] == "Model 1: plain CNN" and row["original study"] == 0.978
+    assert row["95 % interval"].endswith("to 1.000")

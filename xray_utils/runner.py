@@ -214,13 +214,14 @@ def build(strict: bool = True) -> int:
 
 
 def tidy_twins(paths: list[str]) -> None:
-    """Drop per-cell execution timestamps from notebooks, so re-running them leaves no diff noise."""
+    """Drop execution timestamps and number cell ids, so re-running a twin leaves no diff noise."""
     import nbformat
 
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
-        for cell in notebook.cells:
+        for number, cell in enumerate(notebook.cells):
             cell.metadata.pop("execution", None)
+            cell["id"] = f"cell-{number:03d}"
         nbformat.write(notebook, path)
 
 
