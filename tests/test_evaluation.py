@@ -78,3 +78,45 @@ def test_headline_table_reads_well(runs):
     row = table.iloc[0]
     assert row["model"] == "Model 1: plain CNN" and row["original study"] == 0.978
     assert row["95 % interval"].endswith("to 1.000")
+
+
+def test_mcnemar_on_a_hand_made_table():
+    # 2x2 table: both right 50, only A right 10, only B right 2, both wrong 8.
+    a = np.array([1] * 50 + [1] * 10 + [0] * 2 + [0] * 8, bool)
+    b = np.array([1] * 50 + [0] * 10 + [1] * 2 + [0] * 8, bool)
+    result = evaluation.mcnemar_exact(a, b)
+    assert (result["only_a_right"], result["only_b_right"]) == (10, 2)
+    assert result["p_value"] == pytest.approx(0.0386, abs=1e-4)  # 2 * P(X <= 2), X ~ Bin(12, 1/2)
+    assert evaluation.mcnemar_exact(a, a)["p_value"] == 1.0
+
+
+def test_mcnemar_table_reads_plainly(runs):
+    table = evaluation.mcnemar_table(runs)
+    assert table.loc[0, "pair"] == "m1/study vs m1/corrected"
+    assert (table.loc[0, "only_a_right"], table.loc[0, "only_b_right"]) == (5, 0)
+    assert table.loc[0, "reading"] == "difference not significant at 5%"  # p = 0.0625
+
+
+def test_bootstrap_interval_contains_estimate_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+
+    def interval_width(n):
+        y = np.repeat([0, 1, 2], n)
+        pred = np.where(rng.random(3 * n) < 0.8, y, (y + 1) % 3)
+        frame = evaluation.bootstrap_intervals(y, np.eye(3)[pred], ["A", "B", "C"], resamples=300, seed=1)
+        row = frame.loc["accuracy"]
+        assert row.ci_low <= row.estimate <= row.ci_high
+        assert {"macro F1", "sensitivity A", "specificity C"} <= set(frame.index)
+        return row.ci_high - row.ci_low
+
+    assert interval_width(400) < interval_width(25)
+
+
+def test_expected_calibration_error_known_values():
+    y = np.array([0, 0, 1, 1])
+    confident_right = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 1.0, 0]])
+    assert evaluation.expected_calibration_error(y, confident_right) == pytest.approx(0.0)
+    confident_wrong = confident_right[::-1]
+    assert evaluation.expected_calibration_error(y, confident_wrong) == pytest.approx(1.0)
+    half = np.full((4, 3), [0.6, 0.4, 0.0])  # says 60 %, right half the time
+    assert evaluation.expected_calibration_error(y, half) == pytest.approx(0.1)

@@ -159,3 +159,147 @@ def thumbnail_baseline(images: np.ndarray, labels: np.ndarray, size: int = 8, se
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)
     return float(cross_val_score(classifier, thumbs, labels, cv=folds).mean())
+
+
+def _class_rates(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(num_classes)))
+    rates = {}
+    for k in range(num_classes):
+        tp = matrix[k, k]
+        fn = matrix[k].sum() - tp
+        fp = matrix[:, k].sum() - tp
+        tn = matrix.sum() - tp - fn - fp
+        rates[f"sensitivity_{k}"] = tp / (tp + fn) if tp + fn else np.nan
+        rates[f"specificity_{k}"] = tn / (tn + fp) if tn + fp else np.nan
+    return rates
+
+
+def bootstrap_intervals(y_true, y_prob, class_names, resamples: int = 1000, seed: int = 1987,
+                        level: float = 0.95) -> pd.DataFrame:
+    """Stratified bootstrap intervals for accuracy, macro F1 and per-class sensitivity/specificity.
+
+    Each resample draws, within every true class, as many images as that class
+    has, with replacement (so class balance is kept). Returns one row per
+    metric: point estimate, lower and upper percentile bounds. (Hand-written:
+    scikit-learn and SciPy have no stratified bootstrap for classification reports.)
+    """
+    from sklearn.metrics import f1_score
+
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_prob).argmax(1)
+    k = len(class_names)
+
+    def metrics(truth, pred):
+        values = {"accuracy": accuracy_score(truth, pred),
+                  "macro F1": f1_score(truth, pred, labels=list(range(k)), average="macro", zero_division=0)}
+        for key, value in _class_rates(truth, pred, k).items():
+            kind, index = key.split("_")
+            values[f"{kind} {class_names[int(index)]}"] = value
+        return values
+
+    point = metrics(y_true, y_pred)
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(y_true == c) for c in range(k)]
+    samples = []
+    for _ in range(resamples):
+        chosen = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members if len(m)])
+        samples.append(metrics(y_true[chosen], y_pred[chosen]))
+    frame = pd.DataFrame(samples)
+    tail = (1 - level) / 2 * 100
+    return pd.DataFrame({
+        "estimate": pd.Series(point),
+        "ci_low": frame.quantile(tail / 100),
+        "ci_high": frame.quantile(1 - tail / 100),
+    })
+
+
+def mcnemar_exact(correct_a, correct_b) -> dict:
+    """Exact McNemar test of two classifiers on the same images.
+
+    ``correct_a``/``correct_b``: boolean arrays (was each image classified
+    right?). Only discordant images count: ``b`` = right by A only, ``c`` = right
+    by B only; under the null both are equally likely, so the two-sided p-value
+    is a binomial test of ``b`` out of ``b + c`` at 1/2 (SciPy).
+    """
+    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    only_a = int((correct_a & ~correct_b).sum())
+    only_b = int((~correct_a & correct_b).sum())
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
+
+
+def mcnemar_table(runs: dict, alpha: float = 0.05) -> pd.DataFrame:
+    """McNemar between every pair of runs scored on the same test images, with a plain reading."""
+    names = list(runs)
+    outcomes = {}
+    for key, run in runs.items():
+        predicted = run.predictions()
+        outcomes[key] = (predicted["indices"], predicted["y_prob"].argmax(1) == predicted["y_true"])
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if not np.array_equal(outcomes[a][0], outcomes[b][0]):
+                continue  # different test images: McNemar does not apply
+            result = mcnemar_exact(outcomes[a][1], outcomes[b][1])
+            verdict = "significant" if result["p_value"] < alpha else "not significant"
+            rows.append({"pair": f"{'/'.join(a)} vs {'/'.join(b)}", **result,
+                         "reading": f"difference {verdict} at {alpha:.0%}"})
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(y_true, y_prob, bins: int = 10) -> float:
+    """ECE of the top-class confidence: the bin-weighted mean |accuracy - confidence|."""
+    y_prob = np.asarray(y_prob)
+    confidence = y_prob.max(1)
+    correct = y_prob.argmax(1) == np.asarray(y_true)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)
+
+
+def calibration_table(runs: dict, bins: int = 10) -> pd.DataFrame:
+    """Expected calibration error and mean top-class confidence vs accuracy, one row per run."""
+    rows = []
+    for (model, protocol), run in runs.items():
+        predicted = run.predictions()
+        y_true, y_prob = predicted["y_true"], predicted["y_prob"]
+        rows.append({"model": model, "protocol": protocol,
+                     "mean confidence": float(y_prob.max(1).mean()),
+                     "accuracy": float((y_prob.argmax(1) == y_true).mean()),
+                     "ECE": expected_calibration_error(y_true, y_prob, bins)})
+    return pd.DataFrame(rows)
+
+
+def confident_mistakes(run: Run, count: int = 8) -> pd.DataFrame:
+    """The test images a run got wrong with the highest confidence.
+
+    Columns: ``index`` (into the run's image set), ``true``, ``predicted``,
+    ``confidence`` (probability given to the wrong class).
+    """
+    predicted = run.predictions()
+    names = run.config["class_names"]
+    guess = predicted["y_prob"].argmax(1)
+    wrong = np.flatnonzero(guess != predicted["y_true"])
+    confidence = predicted["y_prob"][wrong, guess[wrong]]
+    order = wrong[np.argsort(-confidence)][:count]
+    return pd.DataFrame({
+        "index": predicted["indices"][order],
+        "true": [names[i] for i in predicted["y_true"][order]],
+        "predicted": [names[i] for i in guess[order]],
+        "confidence": predicted["y_prob"][order, guess[order]].round(3),
+    })
+
+
+def bootstrap_table(runs: dict, resamples: int = 1000, seed: int = 1987) -> pd.DataFrame:
+    """:func:`bootstrap_intervals` for several runs, stacked: index (run, metric)."""
+    frames = {}
+    for (model, protocol), run in runs.items():
+        predicted = run.predictions()
+        frames[f"{model}/{protocol}"] = bootstrap_intervals(
+            predicted["y_true"], predicted["y_prob"], run.config["class_names"], resamples, seed)
+    return pd.concat(frames, names=["run", "metric"])

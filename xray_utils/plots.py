@@ -167,3 +167,40 @@ def accuracy_comparison(table: pd.DataFrame, synthetic=False):
     _mark_synthetic(fig, synthetic)
     fig.tight_layout()
     return fig
+
+
+def reliability_diagram(runs: dict, bins: int = 10, synthetic=False):
+    """Accuracy against stated confidence (top class), one line per run; the diagonal is perfect."""
+    from sklearn.calibration import calibration_curve
+
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", label="perfectly calibrated")
+    for label, run in runs.items():
+        predicted = run.predictions()
+        confidence = predicted["y_prob"].max(1)
+        correct = (predicted["y_prob"].argmax(1) == predicted["y_true"]).astype(int)
+        if correct.min() == correct.max():
+            continue
+        accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
+        ax.plot(mean_confidence, accuracy, marker="o", ms=3, label=label)
+    ax.set(title="Reliability diagram (test set)", xlabel="stated confidence of the predicted class",
+           ylabel="observed accuracy (fraction)", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=7)
+    _mark_synthetic(fig, synthetic)
+    fig.tight_layout()
+    return fig
+
+
+def mistakes_gallery(images, mistakes: pd.DataFrame, title: str, synthetic=False):
+    """The images listed in ``mistakes`` (from ``evaluation.confident_mistakes``) with their labels."""
+    count = max(len(mistakes), 1)
+    fig, axes = plt.subplots(1, count, figsize=(2.1 * count, 2.6), squeeze=False)
+    for ax, row in zip(axes[0], mistakes.itertuples()):
+        ax.imshow(images[row.index][..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"true {row.true}\ncalled {row.predicted} ({row.confidence:.0%})", fontsize=7)
+    for ax in axes[0]:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(title)
+    _mark_synthetic(fig, synthetic)
+    fig.tight_layout()
+    return fig
