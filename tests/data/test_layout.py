@@ -126,3 +126,24 @@ def test_real_shared_data_layout(shared_data):
     assert index.release == "2021" and not index.synthetic
     assert set(index.class_names) == set(CLASS_NAMES)
     assert min(index.counts.values()) > 1000
+
+
+def test_held_out_set_with_two_classes_keeps_three_labels(tmp_path):
+    import shutil
+
+    dataset = make_tree(tmp_path)
+    shutil.rmtree(dataset / "Viral Pneumonia")
+    with pytest.raises(DataError, match="Viral Pneumonia"):
+        find_dataset(dataset)
+    index = find_dataset(dataset, required=("COVID", "Normal"))
+    assert index.class_names == CLASS_NAMES
+    assert index.counts == {"COVID": 3, "Normal": 3, "Viral Pneumonia": 0}
+
+
+def test_real_external_set(shared_data):
+    from xray_utils.data import load_images
+
+    index = find_dataset(shared_data / "external", required=("COVID", "Normal"))
+    assert index.counts["Viral Pneumonia"] == 0 and index.counts["COVID"] > 0 and index.counts["Normal"] > 0
+    images = load_images(index.subset(20), 32, 1)
+    assert images.counts == {"COVID": 20, "Normal": 20, "Viral Pneumonia": 0}

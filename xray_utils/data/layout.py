@@ -151,8 +151,13 @@ def find_dataset(
     data_dir: str | Path | None = None,
     *,
     include_lung_opacity: bool = False,
+    required: tuple[str, ...] | None = None,
 ) -> DatasetIndex:
     """Locate the dataset under ``data_dir`` (else ``$XRAY_DATA_DIR``, else ``./data``).
+
+    ``required``: the classes that must be present (default: all). A held-out
+    set with only some classes (e.g. ``("COVID", "Normal")``) keeps the full
+    ``class_names``, so its labels line up with the models' outputs.
 
     The folder may be the dataset itself or any folder up to three levels
     above it (a Kaggle zip extracted into an extra folder is fine). Raises
@@ -183,10 +188,11 @@ def find_dataset(
     if len(shallowest) > 1:
         others = ", ".join(f"'{c}'" for c in shallowest if c != chosen)
         notes.append(f"Several datasets found; using '{chosen}' and ignoring {others}.")
-    return _index_folder(chosen, include_lung_opacity, notes)
+    return _index_folder(chosen, include_lung_opacity, notes, required)
 
 
-def _index_folder(folder: Path, include_lung_opacity: bool, notes: list[str]) -> DatasetIndex:
+def _index_folder(folder: Path, include_lung_opacity: bool, notes: list[str],
+                  required: tuple[str, ...] | None = None) -> DatasetIndex:
     class_dirs = _class_folders(folder)
     release = _release_of(class_dirs)
     wanted = CLASS_NAMES + ((EXTRA_CLASS,) if include_lung_opacity else ())
@@ -194,7 +200,7 @@ def _index_folder(folder: Path, include_lung_opacity: bool, notes: list[str]) ->
         if len(dirs) > 1:
             names = " and ".join(f"'{d.name}'" for d in dirs)
             raise DataError(f"'{folder}' has two folders for class {label}: {names}. Keep one.")
-    missing = [c for c in wanted if c not in class_dirs]
+    missing = [c for c in (required or wanted) if c not in class_dirs]
     if missing:
         raise DataError(
             f"'{folder}' has no folder for class(es) {', '.join(missing)}; found "
@@ -212,6 +218,8 @@ def _index_folder(folder: Path, include_lung_opacity: bool, notes: list[str]) ->
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(wanted):
+        if name not in class_dirs:
+            continue  # allowed only when not required
         image_dir = _image_folder(class_dirs[name][0], release)
         members = sorted(
             (p for p in image_dir.iterdir() if p.is_file() and _is_image_file(p)),

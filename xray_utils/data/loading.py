@@ -181,6 +181,8 @@ def _check_unreadable(index: DatasetIndex, skipped_labels: list[int], limit: flo
     total = np.bincount(index.labels, minlength=len(index.class_names))
     bad = np.bincount(np.asarray(skipped_labels, dtype=np.int64), minlength=len(index.class_names))
     for label, name in enumerate(index.class_names):
+        if total[label] == 0:
+            continue  # a class absent from a held-out set
         folder = index.files[int(np.flatnonzero(index.labels == label)[0])].parent
         if bad[label] == total[label]:
             raise DataError(f"No readable image in class folder '{folder}' ({bad[label]} unreadable).")

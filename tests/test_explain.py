@@ -1,0 +1,90 @@
+import keras
+import numpy as np
+import pytest
+
+from xray_utils.explain import class_activation_maps, heatmaps, target_layer
+from xray_utils.models import build_model
+
+pytestmark = pytest.mark.backend
+
+
+def _gap_model(size=16, seed=0):
+    """features (1x1 conv, 4 channels) -> global average pooling -> dense: CAM and Grad-CAM coincide."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def _region_model(size=16, rows=(2, 6), cols=(9, 13)):
+    """The class score depends only on the pixels in one window of the image."""
+    inputs = keras.Input((size, size, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(2, 1, use_bias=False, name="features",
+                            kernel_initializer=keras.initializers.Constant(1.0))(x)
+    x = keras.layers.Cropping2D(((rows[0], size - rows[1]), (cols[0], size - cols[1])))(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(2, activation="softmax", kernel_initializer=keras.initializers.Constant([[1.0, -1.0], [1.0, -1.0]]))(x)
+    return keras.Model(inputs, outputs)
+
+
+IMAGES = np.random.default_rng(0).integers(20, 255, (3, 16, 16, 1), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "hirescam"])
+def test_shape_range_and_normalisation(method):
+    maps = heatmaps(_gap_model(), IMAGES, method=method)
+    assert maps.shape == (3, 16, 16) and (maps >= 0).all()
+    assert np.allclose(maps.reshape(3, -1).max(1)[maps.reshape(3, -1).max(1) > 0], 1.0)
+
+
+def test_gradcam_equals_cam_for_a_pooling_dense_head():
+    model = _gap_model(seed=3)
+    np.testing.assert_allclose(heatmaps(model, IMAGES, class_index=1), class_activation_maps(model, IMAGES, 1),
+                               atol=1e-4)
+
+
+def test_heatmap_peaks_in_the_only_region_the_output_depends_on():
+    maps = heatmaps(_region_model(), IMAGES, class_index=0, method="hirescam")
+    inside = maps[:, 2:6, 9:13].mean()
+    outside = np.concatenate([maps[:, :1].ravel(), maps[:, 8:].ravel()]).mean()
+    assert inside > 0.3 and outside < 0.05
+    peak_rows, peak_cols = np.unravel_index(maps[0].argmax(), maps[0].shape)
+    assert 1 <= peak_rows <= 6 and 8 <= peak_cols <= 13
+
+
+def test_works_for_the_study_models():
+    images = np.random.default_rng(1).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    for name, layer in (("m1", "conv4"), ("m3", "conv4")):
+        model = build_model(name, (32, 32, 3))
+        assert target_layer(model).name == layer
+        assert heatmaps(model, images).shape == (2, 32, 32)
+
+
+@pytest.mark.slow
+def test_works_through_the_nested_densenet():
+    model = build_model("m4", (32, 32, 3))
+    assert target_layer(model).name == "chexnet"
+    maps = heatmaps(model, np.random.default_rng(2).integers(0, 255, (1, 32, 32, 3), dtype=np.uint8))
+    assert maps.shape == (1, 32, 32) and (maps >= 0).all()
+
+
+def test_cam_refuses_heads_it_cannot_explain():
+    with pytest.raises(ValueError, match="GlobalAveragePooling2D -> Dense"):
+        class_activation_maps(build_model("m1", (32, 32, 1)), IMAGES[:, :, :, :].repeat(2, 1).repeat(2, 2))
+
+
+def test_occlusion_blanks_the_chest_or_everything_else():
+    from xray_utils.explain import occlude
+
+    images = np.full((2, 20, 20, 3), 200, dtype=np.uint8)
+    hidden = occlude(images, "outside", box=(0.25, 0.75, 0.25, 0.75))
+    assert (hidden[:, 5:15, 5:15] == 0).all() and (hidden[:, :5] == 200).all()
+    only = occlude(images, "inside", box=(0.25, 0.75, 0.25, 0.75))
+    assert (only[:, 5:15, 5:15] == 200).all() and (only[:, :5] == 0).all()
+    assert (images == 200).all()  # the input is not modified
+    with pytest.raises(ValueError, match="keep='lungs'"):
+        occlude(images, "lungs")

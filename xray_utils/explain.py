@@ -1,0 +1,170 @@
+"""Where does a model look? Grad-CAM, HiResCAM and CAM heatmaps for any of the study's models.
+
+Gradients need the backend, so :func:`_gradients` dispatches to TensorFlow
+(``GradientTape``), JAX (``jax.grad``) or PyTorch (``autograd``); everything
+else is backend-neutral Keras and NumPy. (Hand-written: no maintained library
+offers Grad-CAM for Keras 3 across backends.)
+
+* **Grad-CAM** (Selvaraju et al. 2017): weight each feature map of a spatial layer
+  by the *average* gradient of the class score (the logit, before softmax) over
+  that map, sum, keep the positive part.
+* **HiResCAM** (Draelos & Carin 2020): multiply gradient and feature map
+  *element-wise* before summing. It shows exactly the locations the score used;
+  Grad-CAM's averaging can spread credit to places the score ignores.
+* **CAM** (Zhou et al. 2016): for heads that are global average pooling followed
+  by one dense layer, the dense weights themselves.
+
+Heatmaps come back at the image's resolution, non-negative, scaled so each
+image's maximum is 1 (all zeros when nothing contributes).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+METHODS = ("gradcam", "hirescam")
+
+
+def target_layer(model: keras.Model) -> keras.layers.Layer:
+    """The last convolution, else the last layer with a spatial (4-D) output."""
+    spatial = [layer for layer in model.layers
+               if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4
+               and not isinstance(layer, (keras.layers.Rescaling, keras.layers.Concatenate))]
+    convs = [layer for layer in spatial if isinstance(layer, keras.layers.Conv2D)]
+    if not spatial:
+        raise ValueError(f"model '{model.name}' has no layer with a spatial output to explain")
+    return (convs or spatial)[-1]
+
+
+def _split(model: keras.Model, layer: keras.layers.Layer):
+    """``(features, head)``: input -> layer output, and layer output -> class probabilities."""
+    features = _features_model(model, layer)
+    after = model.layers[model.layers.index(layer) + 1:]
+
+    def head(tensor):
+        """Class *scores* (logits): the final softmax is left out, as Grad-CAM prescribes."""
+        for following in after[:-1]:
+            tensor = following(tensor, training=False) if _takes_training(following) else following(tensor)
+        last = after[-1]
+        if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
+            scores = keras.ops.matmul(tensor, last.kernel)
+            return scores + last.bias if last.use_bias else scores
+        return last(tensor)
+
+    return features, head
+
+
+def _features_model(model: keras.Model, layer) -> keras.Model:
+    """input -> ``layer``'s output *in this model* (a nested model also has its own inner output)."""
+    candidates = [layer.output] + [t for node in reversed(layer._inbound_nodes) for t in node.output_tensors]
+    for tensor in candidates:
+        try:
+            return keras.Model(model.input, tensor)
+        except ValueError:
+            continue
+    raise ValueError(f"cannot reach layer '{layer.name}' from the inputs of '{model.name}'")
+
+
+def _takes_training(layer) -> bool:
+    return isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout, keras.Model))
+
+
+def _gradients(head, feature_maps: np.ndarray, class_index: np.ndarray) -> np.ndarray:
+    """d(score of ``class_index``)/d(feature maps), per image, under the active backend."""
+    backend = keras.backend.backend()
+    one_hot = np.eye(int(keras.ops.shape(head(feature_maps[:1]))[-1]), dtype="float32")[class_index]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        maps = tf.convert_to_tensor(feature_maps)
+        with tf.GradientTape() as tape:
+            tape.watch(maps)
+            score = tf.reduce_sum(head(maps) * one_hot)
+        return tape.gradient(score, maps).numpy()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return np.asarray(jax.grad(lambda maps: jnp.sum(head(maps) * one_hot))(jnp.asarray(feature_maps)))
+    if backend == "torch":
+        import torch
+
+        maps = torch.tensor(feature_maps, requires_grad=True)
+        (head(maps) * torch.tensor(one_hot)).sum().backward()
+        return maps.grad.detach().cpu().numpy()
+    raise NotImplementedError(f"no gradient dispatch for the {backend} backend")
+
+
+def _normalise(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    maps = np.maximum(maps, 0)
+    resized = keras.ops.convert_to_numpy(keras.ops.image.resize(maps[..., None], size, interpolation="bilinear"))
+    resized = np.maximum(resized[..., 0], 0)
+    peak = resized.reshape(len(resized), -1).max(axis=1)
+    return np.divide(resized, peak[:, None, None], out=np.zeros_like(resized), where=peak[:, None, None] > 0)
+
+
+def heatmaps(model: keras.Model, images: np.ndarray, class_index=None, method: str = "gradcam",
+             layer: str | None = None) -> np.ndarray:
+    """Heatmaps ``(N, S, S)`` in [0, 1] for ``images`` (uint8 ``(N, S, S, C)``).
+
+    ``class_index``: the class to explain per image (default: the predicted one).
+    ``method``: ``"gradcam"`` or ``"hirescam"``. ``layer``: a layer name (default:
+    :func:`target_layer`).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not known; allowed: {', '.join(METHODS)}")
+    target = model.get_layer(layer) if layer else target_layer(model)
+    features, head = _split(model, target)
+    feature_maps = keras.ops.convert_to_numpy(features(images, training=False)).astype("float32")
+    if class_index is None:
+        class_index = keras.ops.convert_to_numpy(head(feature_maps)).argmax(axis=1)
+    class_index = np.broadcast_to(np.asarray(class_index), (len(images),))
+    gradients = _gradients(head, feature_maps, class_index)
+    if method == "gradcam":
+        weights = gradients.mean(axis=(1, 2), keepdims=True)
+        maps = (weights * feature_maps).sum(axis=-1)
+    else:
+        maps = (gradients * feature_maps).sum(axis=-1)
+    return _normalise(maps, images.shape[1:3])
+
+
+def class_activation_maps(model: keras.Model, images: np.ndarray, class_index=None) -> np.ndarray:
+    """Plain CAM for heads ending in GlobalAveragePooling2D -> Dense; ``(N, S, S)`` in [0, 1]."""
+    layers = model.layers
+    if not (isinstance(layers[-1], keras.layers.Dense)
+            and isinstance(layers[-2], keras.layers.GlobalAveragePooling2D)):
+        raise ValueError(f"CAM needs a GlobalAveragePooling2D -> Dense head; '{model.name}' has none")
+    features = keras.Model(model.input, layers[-2].input)
+    feature_maps = keras.ops.convert_to_numpy(features(images, training=False))
+    kernel = keras.ops.convert_to_numpy(layers[-1].kernel)
+    if class_index is None:
+        class_index = keras.ops.convert_to_numpy(model(images, training=False)).argmax(axis=1)
+    class_index = np.broadcast_to(np.asarray(class_index), (len(images),))
+    maps = np.einsum("nhwc,cn->nhw", feature_maps, kernel[:, class_index])
+    return _normalise(maps, images.shape[1:3])
+
+
+# The central chest region as fractions of height and width (top, bottom, left, right):
+# it covers both lung fields on a centred frontal radiograph.
+CHEST_BOX = (0.15, 0.85, 0.15, 0.85)
+
+
+def occlude(images: np.ndarray, keep: str = "outside", box=CHEST_BOX) -> np.ndarray:
+    """A copy of ``images`` (uint8 ``(N, S, S, C)``) with part of each image set to black.
+
+    ``keep="outside"`` blanks the central chest ``box`` (the lungs are hidden);
+    ``keep="inside"`` blanks everything *but* the box. A model that stays far above
+    chance with the lungs hidden is using something other than the lungs.
+    """
+    if keep not in ("outside", "inside"):
+        raise ValueError(f"keep={keep!r} is not known; allowed: outside, inside")
+    height, width = images.shape[1:3]
+    top, bottom = int(round(box[0] * height)), int(round(box[1] * height))
+    left, right = int(round(box[2] * width)), int(round(box[3] * width))
+    mask = np.zeros((height, width), dtype=bool)
+    mask[top:bottom, left:right] = True
+    blank = mask if keep == "outside" else ~mask
+    out = images.copy()
+    out[:, blank] = 0
+    return out
