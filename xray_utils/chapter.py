@@ -133,3 +133,24 @@ def study_results(params: dict[str, Any], images: xdata.ImageSet) -> pd.DataFram
         print(f"No results yet ({missing}). Run all chapters first: `make book`.")
         return None
     return evaluation.results_table({key: run for key, run in runs.items() if key[1] == "study"})
+
+
+def open_external(params: dict[str, Any], images: xdata.ImageSet, image_size: int | None = None):
+    """The held-out set (other hospitals, adults), or None with a printed note when there is none.
+
+    Looked for in ``external_dir``, else in an ``external`` folder beside the dataset.
+    Only COVID and Normal are required; labels keep the three classes.
+    """
+    if images.synthetic:
+        print("note: the synthetic stand-in has no held-out hospitals; the external-data part is skipped.")
+        return None
+    folder = params["external_dir"] or images.root.parent / "external"
+    try:
+        index = xdata.find_dataset(folder, required=("COVID", "Normal"))
+    except xdata.DataError as missing:
+        print(f"note: no external data ({missing}); the external-data part is skipped. Point `external_dir` "
+              "at a folder of other hospitals' images to run it.")
+        return None
+    held_out = xdata.load_images(index, image_size or params["image_size"], params["channels"])
+    print(f"held-out set: {held_out.describe()}")
+    return held_out

@@ -115,6 +115,7 @@ class TrainConfig:
 CHAPTER_PARAMETERS: dict[str, Any] = {
     "profile": "quick",
     "data_dir": None,
+    "external_dir": None,
     "runs_dir": None,
     "image_size": 64,
     "channels": 3,

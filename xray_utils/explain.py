@@ -168,3 +168,80 @@ def occlude(images: np.ndarray, keep: str = "outside", box=CHEST_BOX) -> np.ndar
     out = images.copy()
     out[:, blank] = 0
     return out
+
+
+def _accuracy(model, images, labels) -> float:
+    from .pipeline import predict_proba
+
+    predicted = predict_proba(model, images, np.arange(len(images))).argmax(1)
+    return float((predicted == np.asarray(labels)).mean())
+
+
+def occlusion_table(runs: dict, images_for_model, seed: int = 1987) -> "pd.DataFrame":
+    """Test accuracy of each run as is, with the chest hidden, and with only the chest shown.
+
+    ``runs``: ``{(model, protocol): Run}``; ``images_for_model(model)`` returns the
+    :class:`ImageSet` the run was trained on (its test indices index into it).
+    """
+    import pandas as pd
+
+    rows = []
+    for (model_name, protocol), run in runs.items():
+        imageset = images_for_model(model_name)
+        test = run.predictions()["indices"]
+        images, labels = imageset.images[test], imageset.labels[test]
+        model = run.load_model()
+        rows.append({
+            "model": model_name, "protocol": protocol,
+            "as is": _accuracy(model, images, labels),
+            "chest hidden": _accuracy(model, occlude(images, "outside"), labels),
+            "only chest shown": _accuracy(model, occlude(images, "inside"), labels),
+        })
+    return pd.DataFrame(rows)
+
+
+def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> "pd.DataFrame":
+    """Per-class recall (with exact binomial intervals) of each run on a held-out image set.
+
+    Also reports where the misses went (e.g. how many adult normals were called COVID).
+    ``held_out_for_model(model)`` returns the held-out :class:`ImageSet` at that model's input size.
+    """
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    from .pipeline import predict_proba
+
+    rows = []
+    for (model_name, protocol), run in runs.items():
+        held_out = held_out_for_model(model_name)
+        predicted = predict_proba(run.load_model(), held_out.images, np.arange(len(held_out))).argmax(1)
+        for label, name in enumerate(held_out.class_names):
+            members = held_out.labels == label
+            if not members.any():
+                continue
+            hits = int((predicted[members] == label).sum())
+            interval = binomtest(hits, int(members.sum())).proportion_ci(level, method="exact")
+            called = np.bincount(predicted[members], minlength=len(held_out.class_names))
+            rows.append({"model": model_name, "protocol": protocol, "class": name, "images": int(members.sum()),
+                         "recall": hits / members.sum(), "ci95_low": interval.low, "ci95_high": interval.high,
+                         **{f"called {other}": int(n) for other, n in zip(held_out.class_names, called)}})
+    return pd.DataFrame(rows)
+
+
+def example_picks(run, per_class: int = 1) -> "pd.DataFrame":
+    """For each true class, up to ``per_class`` right and ``per_class`` wrong test predictions.
+
+    Columns: ``index`` (into the run's image set), ``true``, ``predicted``, ``correct``.
+    """
+    import pandas as pd
+
+    predicted = run.predictions()
+    names = run.config["class_names"]
+    guess = predicted["y_prob"].argmax(1)
+    rows = []
+    for label, name in enumerate(names):
+        for correct in (True, False):
+            chosen = np.flatnonzero((predicted["y_true"] == label) & ((guess == label) == correct))[:per_class]
+            rows += [{"index": int(predicted["indices"][i]), "true": name, "predicted": names[guess[i]],
+                      "correct": correct} for i in chosen]
+    return pd.DataFrame(rows, columns=["index", "true", "predicted", "correct"])

@@ -11,6 +11,7 @@ happens inside the model.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import keras
@@ -47,8 +48,23 @@ class IndexBatches(keras.utils.PyDataset):
             self.order = self.rng.permutation(self.indices)
 
 
+class _DropRetracingNotice(logging.Filter):
+    """TensorFlow warns when several models each trace their own predict function, as the
+    chapters do on purpose (one model per run); the notice is about speed, not results."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+_RETRACING_FILTER = _DropRetracingNotice()
+
+
 def _tf_dataset(images, targets, indices, batch_size, shuffle, seed):
     import tensorflow as tf
+
+    tf_logger = logging.getLogger("tensorflow")
+    if _RETRACING_FILTER not in tf_logger.filters:
+        tf_logger.addFilter(_RETRACING_FILTER)
 
     height, width, channels = images.shape[1:]
 

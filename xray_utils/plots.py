@@ -204,3 +204,20 @@ def mistakes_gallery(images, mistakes: pd.DataFrame, title: str, synthetic=False
     _mark_synthetic(fig, synthetic)
     fig.tight_layout()
     return fig
+
+
+def heatmap_gallery(images, maps, picks: pd.DataFrame, title: str, synthetic=False):
+    """Each image with its heatmap overlaid (``maps``: ``(N, S, S)`` in [0, 1]), labelled right/wrong."""
+    count = max(len(picks), 1)
+    fig, axes = plt.subplots(1, count, figsize=(1.9 * count, 2.5), squeeze=False)
+    for ax, image, heat, row in zip(axes[0], images, maps, picks.itertuples()):
+        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.imshow(heat, cmap="jet", alpha=0.4, vmin=0, vmax=1)
+        verdict = "right" if row.correct else f"wrong: {row.predicted}"
+        ax.set_title(f"{row.true}\n({verdict})", fontsize=7)
+    for ax in axes[0]:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    _mark_synthetic(fig, synthetic)
+    fig.tight_layout()
+    return fig

@@ -13,7 +13,7 @@ from book_browser import browser_page, page_problems, serve, toc_links
 PAGES = ["book/chapters/index.html", "book/dataset.html"] + [
     f"book/chapters/{name}.html" for name in ("01_data_exploration", "02_model1_plain_cnn",
                                               "03_model2_batchnorm", "04_model3_dropout",
-                                              "05_model4_chexnet", "06_evaluation", "07_uncertainty")
+                                              "05_model4_chexnet", "06_evaluation", "07_uncertainty", "08_shortcuts")
 ] + ["book/references.html", "search.html"]
 
 
