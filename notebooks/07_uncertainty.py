@@ -83,6 +83,12 @@ chapter.show_table(intervals.reset_index(), 3)
 chapter.show_table(evaluation.mcnemar_table(runs), digits=6)
 
 # %% [markdown]
+# Where the disagreements fall, class by class:
+
+# %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
+plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
+
+# %% [markdown]
 # ## Can the confidence be trusted?
 #
 # A model that says "90 %" should be right about 90 % of the time it says so. The

@@ -88,3 +88,34 @@ def test_occlusion_blanks_the_chest_or_everything_else():
     assert (images == 200).all()  # the input is not modified
     with pytest.raises(ValueError, match="keep='lungs'"):
         occlude(images, "lungs")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    import io
+
+    from xray_utils.config import TrainConfig
+    from xray_utils.data import find_dataset, load_images, make_synthetic_dataset
+    from xray_utils.training import train
+
+    root = make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "set", per_class=12, image_size=32)
+    images = load_images(find_dataset(root), 32, 1, cache_dir=tmp_path_factory.mktemp("cache"))
+    run = train(TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8), images,
+                runs_dir=tmp_path_factory.mktemp("runs"), stream=io.StringIO())
+    return run, images
+
+
+def test_occlusion_and_held_out_tables(tiny_run):
+    from xray_utils.explain import example_picks, held_out_recall, occlusion_table
+
+    run, images = tiny_run
+    table = occlusion_table({("m1", "study"): run}, lambda model: images)
+    assert list(table.columns) == ["model", "protocol", "as is", "chest hidden", "only chest shown"]
+    assert table.loc[0, "as is"] == pytest.approx(run.metrics["test_accuracy"])
+    recall = held_out_recall({("m1", "study"): run}, lambda model: images)
+    assert list(recall["class"]) == ["COVID", "Normal", "Viral Pneumonia"]
+    assert (recall[["called COVID", "called Normal", "called Viral Pneumonia"]].sum(axis=1) == 12).all()
+    assert ((recall.ci95_low <= recall.recall) & (recall.recall <= recall.ci95_high)).all()
+    picks = example_picks(run)
+    assert set(picks.columns) == {"index", "true", "predicted", "correct"}
+    assert all((row.true == row.predicted) == row.correct for row in picks.itertuples())
