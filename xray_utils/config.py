@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,3 @@ def protocols_for(model: str, params: dict[str, Any]) -> list[str]:
     """The protocols a chapter trains ``model`` under."""
     return list(params["m4_protocols"] if model in ("m4", "m4_clean") else params["protocols"])
 
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(TrainConfig)]
