@@ -31,8 +31,8 @@
 # %% tags=["parameters"]
 profile = "quick"
 data_dir = None
-per_class = 200
-image_size = 64
+per_class = 400
+image_size = 32
 channels = 3
 seed = 1987
 
@@ -42,13 +42,15 @@ seed = 1987
 # `chapter.open_data` looks for the dataset in `data_dir`, then in the folder named by
 # the `XRAY_DATA_DIR` environment variable, then in `./data`. With nothing found it
 # uses a small synthetic stand-in and says so loudly. Decoded images are cached on
-# disk, so the next chapter gets them in a fraction of a second.
+# disk, so the next chapter gets them in a fraction of a second. The models may see
+# small images (the `quick` profile: 32×32); this chapter looks at them at 128×128 or
+# more, so that you can see what is in them.
 
 # %%
 from xray_utils import chapter, data, evaluation, plots
 
 params = chapter.collect(globals())
-images = chapter.open_data(params)
+images = chapter.open_data(params, image_size=max(params["image_size"], 128))
 
 # %% [markdown]
 # ## Where the images come from

@@ -31,12 +31,13 @@
 profile = "quick"
 data_dir = None
 runs_dir = None
-image_size = 64
+image_size = 32
 channels = 3
-per_class = 200
-epochs = 8
+per_class = 400
+epochs = 6
 batch_size = 8
 seed = 1987
+precision = "float32"
 protocols = ["study", "corrected"]
 retrain = False
 

@@ -34,15 +34,16 @@
 profile = "quick"
 data_dir = None
 runs_dir = None
-image_size = 64
-m4_image_size = 64
+image_size = 32
+m4_image_size = 32
 channels = 3
-per_class = 200
-epochs = 8
-m4_epochs = 2
+per_class = 400
+epochs = 6
+m4_epochs = 3
 m4_weights = "auto"
 batch_size = 8
 seed = 1987
+precision = "float32"
 protocols = ["study", "corrected"]
 m4_protocols = ["study"]
 

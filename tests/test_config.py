@@ -15,6 +15,7 @@ from xray_utils.errors import ConfigError
     ("channels", 2, "channels=2"),
     ("protocol", "tuned", "protocol='tuned' is not known"),
     ("weights", "resnet", "weights='resnet' is not known"),
+    ("precision", "float8", "precision='float8' is not known; allowed: float32, mixed_float16"),
 ])
 def test_bad_values_name_the_parameter(field, value, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

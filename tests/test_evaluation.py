@@ -112,6 +112,33 @@ def test_bootstrap_interval_contains_estimate_and_shrinks_with_n():
     assert interval_width(400) < interval_width(25)
 
 
+def test_bootstrap_point_estimates_match_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 200)
+    pred = np.where(rng.random(200) < 0.7, y, rng.integers(0, 3, 200))
+    pred[pred == 2] = 1  # class C is never predicted: F1 of C is 0 (zero_division=0)
+    frame = evaluation.bootstrap_intervals(y, np.eye(3)[pred], ["A", "B", "C"], resamples=50, seed=1)
+    assert frame.loc["accuracy", "estimate"] == pytest.approx(accuracy_score(y, pred))
+    assert frame.loc["macro F1", "estimate"] == pytest.approx(
+        f1_score(y, pred, labels=[0, 1, 2], average="macro", zero_division=0))
+    recalls = recall_score(y, pred, labels=[0, 1, 2], average=None, zero_division=0)
+    for name, recall in zip("ABC", recalls):
+        assert frame.loc[f"sensitivity {name}", "estimate"] == pytest.approx(recall)
+    negatives_right = ((y != 0) & (pred != 0)).sum() / (y != 0).sum()
+    assert frame.loc["specificity A", "estimate"] == pytest.approx(negatives_right)
+
+
+def test_bootstrap_resamples_keep_class_sizes():
+    y = np.repeat([0, 1, 2], [5, 10, 20])
+    perfect = evaluation.bootstrap_intervals(y, np.eye(3)[y], ["A", "B", "C"], resamples=200, seed=2)
+    assert (perfect[["ci_low", "ci_high"]] == 1.0).all().all()  # no resample can change a perfect score
+    always_c = evaluation.bootstrap_intervals(y, np.eye(3)[np.full(35, 2)], ["A", "B", "C"], resamples=200)
+    # stratified: every resample has exactly 20 of 35 images from class C, so accuracy is fixed
+    assert always_c.loc["accuracy", "ci_low"] == always_c.loc["accuracy", "ci_high"] == pytest.approx(20 / 35)
+
+
 def test_expected_calibration_error_known_values():
     y = np.array([0, 0, 1, 1])
     confident_right = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 1.0, 0]])

@@ -110,3 +110,18 @@ def test_wrong_or_corrupt_weights_files_are_named(tmp_path):
         group.create_dataset(name, data=np.zeros((3, 3, 3, 64), "float32"))
     with pytest.raises(WeightsError, match="layer #0 'conv1/conv'.*conv1_conv"):
         load_chexnet_weights(build_chexnet((64, 64, 3)), tmp_path / "bad.h5")
+
+
+def test_mixed_precision_computes_in_16_bits_but_scores_in_float32():
+    import keras
+
+    from xray_utils.models import build_model, precision
+
+    with precision("mixed_bfloat16"):
+        model = build_model("m2", (32, 32, 1))
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    assert model.get_layer("conv1").compute_dtype == "bfloat16"
+    assert model.get_layer("conv1").variable_dtype == "float32"
+    assert model.get_layer("classes").compute_dtype == "float32"
+    scores = keras.ops.convert_to_numpy(model(np.zeros((2, 32, 32, 1), dtype="uint8")))
+    assert scores.dtype == np.float32 and np.allclose(scores.sum(axis=1), 1, atol=1e-5)

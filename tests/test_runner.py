@@ -71,6 +71,46 @@ def test_failing_chapter_names_the_cell_and_keeps_the_traceback(tmp_path, monkey
     assert not (tmp_path / "out" / "03_never.ipynb").exists()
 
 
+def _chapter(folder, name, body):
+    (folder / f"{name}.py").write_text('# %% tags=["parameters"]\nseed = 1\n\n# %%\n' + body)
+
+
+def test_parallel_run_trains_side_by_side_then_reads(tmp_path, monkeypatch):
+    import os
+
+    chapters = tmp_path / "notebooks"
+    chapters.mkdir()
+    for name in ("01_a", "02_b"):
+        _chapter(chapters, name, "import os, time\ntime.sleep(1)\n"
+                 f"open('{name}.done', 'w').write(os.environ.get('TF_NUM_INTRAOP_THREADS', 'unset'))\n")
+    # a chapter that reads runs must see both trainers finished
+    _chapter(chapters, "03_reader", "# uses chapter.load_runs(...)\nimport pathlib\n"
+             "assert pathlib.Path('01_a.done').is_file() and pathlib.Path('02_b.done').is_file()\n")
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: chapters)
+    monkeypatch.setattr(runner, "executed_dir", lambda: tmp_path / "out")
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    assert runner.run("quick", timeout=120, jobs=2) == 0
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert (chapters / "01_a.done").read_text() == (chapters / "02_b.done").read_text() == share
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ  # restored for the caller
+    record = json.loads((tmp_path / "out" / "timings.json").read_text())
+    assert record["jobs"] == 2 and list(record["chapters_s"]) == ["01_a", "02_b", "03_reader"]
+
+
+def test_parallel_failure_stops_before_the_readers(tmp_path, monkeypatch, capsys):
+    chapters = tmp_path / "notebooks"
+    chapters.mkdir()
+    _chapter(chapters, "01_ok", "print('fine')\n")
+    _chapter(chapters, "02_broken", "raise ValueError('boom')\n")
+    _chapter(chapters, "03_reader", "# chapter.study_results(...)\nprint('not reached')\n")
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: chapters)
+    monkeypatch.setattr(runner, "executed_dir", lambda: tmp_path / "out")
+    assert runner.run("quick", timeout=120, jobs=2) == 1
+    assert "FAILED: chapter 02_broken" in capsys.readouterr().err
+    assert (tmp_path / "out" / "01_ok.ipynb").is_file() and not (tmp_path / "out" / "03_reader.ipynb").exists()
+    assert runner.main(["run", "--jobs", "0"]) == 2
+
+
 def test_build_refuses_missing_failed_or_stale_chapters(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "project_root", lambda: tmp_path)
     (tmp_path / "_toc.yml").write_text(

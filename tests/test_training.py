@@ -9,7 +9,8 @@ from xray_utils import runs as xruns
 from xray_utils.config import TrainConfig
 from xray_utils.data import find_dataset, load_images
 from xray_utils.errors import RunError
-from xray_utils.training import find_run, resolve_weights, train
+from xray_utils.training import find_run, train
+from xray_utils.weights import resolve_weights
 
 pytestmark = pytest.mark.backend
 
@@ -90,14 +91,14 @@ def test_images_must_match_the_config(small_images, tmp_path):
 
 
 def test_weights_resolution_offline(monkeypatch, tmp_path):
-    monkeypatch.setattr("xray_utils.training._imagenet_available", lambda timeout=2.0: False)
-    monkeypatch.setattr("xray_utils.training.find_chexnet_file", lambda: None)
+    monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: False)
+    monkeypatch.setattr("xray_utils.weights.find_chexnet_file", lambda: None)
     assert resolve_weights("auto")[0] == "none"
     with pytest.raises(RunError, match="no brucechou1983"):
         resolve_weights("chexnet")
     fake = tmp_path / "chexnet.h5"
     fake.write_bytes(b"x")
-    monkeypatch.setattr("xray_utils.training.find_chexnet_file", lambda: fake)
+    monkeypatch.setattr("xray_utils.weights.find_chexnet_file", lambda: fake)
     assert resolve_weights("auto") == (str(fake), f"CheXNet weights from {fake}")
 
 
@@ -107,3 +108,37 @@ def test_short_real_training_run_learns(shared_dataset, tmp_path):
     run = train(_config(image_size=64, epochs=3, batch_size=32), images, runs_dir=tmp_path, stream=io.StringIO())
     assert run.config["synthetic_data"] is False
     assert run.metrics["test_accuracy"] > 0.5  # chance is 1/3
+
+
+def test_training_state_is_built_before_fit_so_the_step_is_traced_once():
+    import keras
+
+    from xray_utils.models import build_model
+    from xray_utils.pipeline import batches, one_hot
+    from xray_utils.training import build_training_state, compile_study
+
+    images = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 1), dtype=np.uint8)
+    targets = one_hot(np.arange(16) % 3, 3)
+    model = compile_study(build_model("m1", (32, 32, 1)))
+    build_training_state(model, images[:2], targets[:2])
+    assert model.optimizer.built
+    assert all(float(keras.ops.convert_to_numpy(v)) == 0 for m in model.metrics for v in m.variables)
+    traced = []
+    if keras.backend.backend() == "tensorflow":
+        step = model.train_step
+        model.train_step = lambda data: traced.append(1) or step(data)
+    history = model.fit(batches(images, targets, np.arange(16), 8), epochs=2, verbose=0, shuffle=False)
+    assert len(history.history["loss"]) == 2
+    if keras.backend.backend() == "tensorflow":
+        # A tf.function that creates variables on its first call is traced twice (DenseNet121: +45 s).
+        assert len(traced) == 1
+
+
+def test_precision_is_part_of_the_run_and_restored_after_training(small_images, tmp_path):
+    import keras
+
+    run = train(_config(epochs=1, precision="mixed_bfloat16"), small_images, runs_dir=tmp_path, stream=io.StringIO())
+    assert keras.config.dtype_policy().name == "float32"
+    assert run.config["precision"] == "mixed_bfloat16"
+    assert run.load_model().get_layer("conv1").compute_dtype == "bfloat16"
+    assert find_run(_config(epochs=1), small_images, tmp_path) != run.folder  # float32 is another run

@@ -1,17 +1,22 @@
 """``xray-bench`` / ``python -m xray_utils.bench``: speed figures for this machine.
 
-Two tables:
+Three tables:
 
 * data path: cold and warm load time and peak memory (RSS) for decoding a
   dataset (``--data``, default ``$XRAY_DATA_DIR``) at each size and channel count;
-* models: training and inference throughput (images/s, after warm-up) of each
-  model under each installed Keras backend (TensorFlow, JAX, PyTorch), on the same
-  seeded uint8 batches and batch size.
+* models: training and inference throughput (images/s, after a one-step
+  warm-up that pays for tracing and compilation, reported as set-up) of each
+  model at the quick and full profiles' input sizes under each installed Keras
+  backend (TensorFlow, JAX, PyTorch), on the same seeded uint8 batches and
+  batch size;
+* end to end: each chapter's and the book build's wall time in the quick
+  profile, from the last ``xray-book`` run, or measured now with
+  ``--end-to-end`` (which rebuilds the book in place, about 5 minutes).
 
-Each figure is the median of ``--repeat`` runs, each in a fresh process (so peak
-RSS, the cold cache and backend start-up are honest). ``--fast`` keeps to one
-repetition, model 1 and the quick input size. Nothing is asserted: these are
-figures to read, not tests.
+Each data and model figure is the median of ``--repeat``/``--model-repeat``
+runs, each in a fresh process (so peak RSS, the cold cache and backend start-up
+are honest). ``--fast`` keeps to one repetition, model 1 and the quick input
+size (about a minute). Nothing is asserted: these are figures to read, not tests.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -67,22 +74,24 @@ import numpy as np
 import keras
 from xray_utils.models import build_model
 from xray_utils.pipeline import batches, one_hot
-from xray_utils.training import compile_study
+from xray_utils.training import build_training_state, compile_study
 name, size, channels, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
 n = batch * steps
 images = rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
 targets = one_hot(rng.integers(0, 3, n), 3)
-model = compile_study(build_model(name, (size, size, channels)))
-data = batches(images, targets, np.arange(n), batch, shuffle=True)
 start = time.perf_counter()
-model.fit(data, epochs=1, verbose=0, shuffle=False)  # warm-up: tracing and compilation
+model = compile_study(build_model(name, (size, size, channels)))
+build_training_state(model, images[:2], targets[:2])
+warm = np.arange(batch)  # one step: tracing and compilation happen here
+model.fit(batches(images, targets, warm, batch), epochs=1, verbose=0, shuffle=False)
 setup = time.perf_counter() - start
+data = batches(images, targets, np.arange(n), batch, shuffle=True)
 start = time.perf_counter()
 model.fit(data, epochs=1, verbose=0, shuffle=False)
 train = n / (time.perf_counter() - start)
-model.predict(batches(images, None, np.arange(n), batch), verbose=0)
+model.predict(batches(images, None, warm, batch), verbose=0)
 start = time.perf_counter()
 model.predict(batches(images, None, np.arange(n), batch), verbose=0)
 infer = n / (time.perf_counter() - start)
@@ -111,6 +120,12 @@ def model_figures(name: str, size: int, channels: int, backend: str, batch: int,
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
+def _profile_sizes() -> list[int]:
+    from .config import load_profile
+
+    return sorted({load_profile("quick")["image_size"], load_profile("full")["image_size"]})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xray-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get("XRAY_DATA_DIR"), help="dataset folder")
@@ -121,12 +136,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="repetitions of each model figure (each costs a backend start-up)")
     parser.add_argument("--fast", action="store_true", help="one repetition, model 1, quick size only")
     parser.add_argument("--models", nargs="+", default=None, help="models to time (default: m1 m2 m3 m4)")
-    parser.add_argument("--model-sizes", type=int, nargs="+", default=None, help="input sizes (default: 64 192)")
+    parser.add_argument("--model-sizes", type=int, nargs="+", default=None,
+                        help="input sizes (default: the quick and full profiles' sizes)")
+    parser.add_argument("--backends", nargs="+", default=None, help="Keras backends (default: all installed)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=6, help="training steps timed per repetition")
+    parser.add_argument("--m4-steps", type=int, default=2, help="timed steps for DenseNet121 (slow on a CPU)")
     parser.add_argument("--skip-data", action="store_true")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="run `xray-book all --profile quick` now (rebuilds the book in place, about 5 min) "
+                             "and time it; otherwise the last run's recorded times are printed")
     args = parser.parse_args(argv)
     repeat = 1 if args.fast else args.repeat
+    print(f"xray-bench on {platform.node() or 'this machine'}: {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
     if args.skip_data:
         print("Data-path table skipped: no real dataset given (--data or XRAY_DATA_DIR).")
     elif not args.data:
@@ -135,21 +158,57 @@ def main(argv: list[str] | None = None) -> int:
         _print_data_table(args, repeat)
     model_repeat = 1 if args.fast else args.model_repeat
     models = args.models or (["m1"] if args.fast else ["m1", "m2", "m3", "m4"])
-    sizes = args.model_sizes or ([64] if args.fast else [64, 192])
-    print(f"\nModels: batch {args.batch}, {args.steps} timed steps after one warm-up epoch, "
-          f"median of {model_repeat} fresh process(es); backends: {', '.join(installed_backends())}")
+    sizes = args.model_sizes or (_profile_sizes()[:1] if args.fast else _profile_sizes())
+    backends = args.backends or installed_backends()
+    print(f"\nModels: batch {args.batch}, {args.steps} timed steps ({args.m4_steps} for m4) after a one-step "
+          f"warm-up, median of {model_repeat} fresh process(es); backends: {', '.join(backends)}")
     print(f"{'model':>6} {'input':>10} {'backend':>11} {'set-up s':>9} {'train img/s':>12} {'infer img/s':>12}")
     for name in models:
         for size in sizes:
-            for backend in installed_backends():
-                r = model_figures(name, size, 3, backend, args.batch, args.steps, model_repeat)
+            for backend in backends:
+                steps = args.m4_steps if name.startswith("m4") else args.steps
+                r = model_figures(name, size, 3, backend, args.batch, steps, model_repeat)
                 shape = f"{size}x{size}x3"
                 if "error" in r:
                     print(f"{name:>6} {shape:>10} {backend:>11}  failed: {r['error']}", flush=True)
                     continue
                 print(f"{name:>6} {shape:>10} {backend:>11} {r['setup_s']:>9.1f} {r['train_img_s']:>12.1f} "
                       f"{r['infer_img_s']:>12.1f}", flush=True)
+    _print_end_to_end(args.end_to_end, args.data)
     return 0
+
+
+def _print_end_to_end(rerun: bool, data_dir: str | None) -> None:
+    """Per-chapter and book-build wall times of the quick profile (measured now, or the last run's)."""
+    from .runner import timings_file
+
+    if rerun:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        if data_dir:
+            env["XRAY_DATA_DIR"] = data_dir
+        with tempfile.TemporaryDirectory() as runs:  # train afresh: reused runs would time nothing
+            env["XRAY_RUNS_DIR"] = runs
+            started = time.perf_counter()
+            status = subprocess.run([sys.executable, "-m", "xray_utils.runner", "all", "--profile", "quick"],
+                                    env=env, capture_output=True, text=True).returncode
+            total = time.perf_counter() - started
+        if status:
+            print(f"\nEnd-to-end: `xray-book all --profile quick` failed (exit {status}); see `make book`.")
+            return
+        print(f"\nEnd-to-end, measured now: {total:.0f} s for `xray-book all --profile quick` (one run)")
+    path = timings_file()
+    if not path.is_file():
+        print("\nEnd-to-end: no `xray-book` run recorded yet (run `make book`, or pass --end-to-end).")
+        return
+    record = json.loads(path.read_text())
+    chapters = record.get("chapters_s", {})
+    print(f"\nEnd-to-end, {'this' if rerun else 'the last'} `xray-book` run ({record.get('finished')}, profile "
+          f"{record.get('profile')}, data {record.get('data')}, backend {record.get('backend')}, one run):")
+    for chapter, seconds in chapters.items():
+        print(f"{chapter:>24} {seconds:>7.1f} s")
+    build = record.get("book_build_s")
+    print(f"{'book build':>24} {build:>7.1f} s" if build is not None else f"{'book build':>24}  not recorded")
+    print(f"{'total':>24} {sum(chapters.values()) + (build or 0):>7.1f} s", flush=True)
 
 
 def _print_data_table(args, repeat: int) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 from . import data as xdata
 from .config import CHAPTER_PARAMETERS, chapter_params, protocols_for, train_config
 from .errors import RunError
-from .runs import Run
+from .runs import Run, find_run
 
 STUDY_MODELS = ("m1", "m2", "m3", "m4")
 
@@ -97,8 +97,6 @@ def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODEL
     Runs come from the model chapters' run folders. A missing one is trained
     now (with a note saying so) if ``train_missing``, else :class:`RunError`.
     """
-    from .training import find_run, train
-
     found = {}
     for model in models:
         model_images = images_for(model, params, images)
@@ -109,6 +107,8 @@ def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODEL
                 if not train_missing:
                     raise RunError(f"No finished run for {model}/{protocol} at '{folder}': run its chapter first.")
                 print(f"note: no finished run for {model}/{protocol}; training it now.")
+                from .training import train  # imports Keras: only when something must be trained
+
                 found[(model, protocol)] = train(config, model_images, runs_dir=params["runs_dir"])
             else:
                 found[(model, protocol)] = Run.load(folder)

@@ -161,17 +161,27 @@ def thumbnail_baseline(images: np.ndarray, labels: np.ndarray, size: int = 8, se
     return float(cross_val_score(classifier, thumbs, labels, cv=folds).mean())
 
 
-def _class_rates(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
-    matrix = confusion_matrix(y_true, y_pred, labels=list(range(num_classes)))
-    rates = {}
-    for k in range(num_classes):
-        tp = matrix[k, k]
-        fn = matrix[k].sum() - tp
-        fp = matrix[:, k].sum() - tp
-        tn = matrix.sum() - tp - fn - fp
-        rates[f"sensitivity_{k}"] = tp / (tp + fn) if tp + fn else np.nan
-        rates[f"specificity_{k}"] = tn / (tn + fp) if tn + fp else np.nan
-    return rates
+def _rates_from_counts(counts: np.ndarray, class_names) -> dict[str, np.ndarray]:
+    """Accuracy, macro F1 and per-class sensitivity/specificity from confusion counts.
+
+    ``counts``: ``(R, K, K)`` (true x predicted) for R resamples; every value
+    returned is an ``(R,)`` array (NaN where a rate is undefined).
+    """
+    counts = counts.astype(float)
+    total = counts.sum(axis=(1, 2))
+    tp = np.diagonal(counts, axis1=1, axis2=2)
+    fn = counts.sum(axis=2) - tp
+    fp = counts.sum(axis=1) - tp
+    tn = total[:, None] - tp - fn - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)  # sklearn's zero_division=0
+        sensitivity = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+        specificity = np.where(tn + fp > 0, tn / (tn + fp), np.nan)
+    values = {"accuracy": tp.sum(axis=1) / total, "macro F1": f1.mean(axis=1)}
+    for k, name in enumerate(class_names):
+        values[f"sensitivity {name}"] = sensitivity[:, k]
+        values[f"specificity {name}"] = specificity[:, k]
+    return values
 
 
 def bootstrap_intervals(y_true, y_prob, class_names, resamples: int = 1000, seed: int = 1987,
@@ -180,36 +190,34 @@ def bootstrap_intervals(y_true, y_prob, class_names, resamples: int = 1000, seed
 
     Each resample draws, within every true class, as many images as that class
     has, with replacement (so class balance is kept). Returns one row per
-    metric: point estimate, lower and upper percentile bounds. (Hand-written:
-    scikit-learn and SciPy have no stratified bootstrap for classification reports.)
+    metric: point estimate, lower and upper percentile bounds. All resamples are
+    counted at once as ``(resamples, K, K)`` confusion matrices (1,000 resamples
+    of 240 images: a few milliseconds). (Hand-written: scikit-learn and SciPy
+    have no stratified bootstrap for classification reports.)
     """
-    from sklearn.metrics import f1_score
-
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_prob).argmax(1)
     k = len(class_names)
-
-    def metrics(truth, pred):
-        values = {"accuracy": accuracy_score(truth, pred),
-                  "macro F1": f1_score(truth, pred, labels=list(range(k)), average="macro", zero_division=0)}
-        for key, value in _class_rates(truth, pred, k).items():
-            kind, index = key.split("_")
-            values[f"{kind} {class_names[int(index)]}"] = value
-        return values
-
-    point = metrics(y_true, y_pred)
+    point = confusion_matrix(y_true, y_pred, labels=list(range(k)))[None]
     rng = np.random.default_rng(seed)
-    members = [np.flatnonzero(y_true == c) for c in range(k)]
-    samples = []
-    for _ in range(resamples):
-        chosen = np.concatenate([rng.choice(m, size=len(m), replace=True) for m in members if len(m)])
-        samples.append(metrics(y_true[chosen], y_pred[chosen]))
-    frame = pd.DataFrame(samples)
-    tail = (1 - level) / 2 * 100
+    counts = np.zeros((resamples, k, k), dtype=np.int64)
+    rows = np.arange(resamples)
+    for label in range(k):
+        predicted = y_pred[y_true == label]
+        if not len(predicted):
+            continue
+        drawn = predicted[rng.integers(0, len(predicted), size=(resamples, len(predicted)))]
+        flat = (rows[:, None] * k + drawn).ravel()
+        counts[:, label, :] = np.bincount(flat, minlength=resamples * k).reshape(resamples, k)
+    estimates = {name: float(v[0]) for name, v in _rates_from_counts(point, class_names).items()}
+    samples = _rates_from_counts(counts, class_names)
+    tail = (1 - level) / 2
     return pd.DataFrame({
-        "estimate": pd.Series(point),
-        "ci_low": frame.quantile(tail / 100),
-        "ci_high": frame.quantile(1 - tail / 100),
+        "estimate": pd.Series(estimates),
+        "ci_low": pd.Series({name: np.nanquantile(v, tail) if np.isfinite(v).any() else np.nan
+                             for name, v in samples.items()}),
+        "ci_high": pd.Series({name: np.nanquantile(v, 1 - tail) if np.isfinite(v).any() else np.nan
+                              for name, v in samples.items()}),
     })
 
 

@@ -19,6 +19,7 @@ touches the previous finished run of the same configuration.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -27,7 +28,8 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,11 @@ import pandas as pd
 
 from .config import TrainConfig
 from .errors import RunError
+from .paths import default_runs_dir
+from .weights import resolve_weights
+
+if TYPE_CHECKING:
+    from .data import ImageSet
 
 COMPLETE = "COMPLETE"
 
@@ -95,6 +102,7 @@ class Run:
     metrics: dict
     history: pd.DataFrame
     environment: dict
+    _model: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -109,10 +117,17 @@ class Run:
         return pd.read_csv(self.folder / "split.csv")
 
     def load_model(self):
-        """The trained Keras model (``safe_mode=True``: no arbitrary code is run)."""
-        import keras
+        """The trained Keras model (``safe_mode=True``: no arbitrary code is run).
 
-        return keras.saving.load_model(self.folder / "model.keras", safe_mode=True, compile=False)
+        Loaded once per ``Run`` and then shared, so a chapter that asks several
+        times (heatmaps, occlusion, held-out data) pays for deserialising and
+        for tracing the prediction function once. Treat it as read-only.
+        """
+        if self._model is None:
+            import keras
+
+            self._model = keras.saving.load_model(self.folder / "model.keras", safe_mode=True, compile=False)
+        return self._model
 
     @classmethod
     def load(cls, folder: str | Path) -> "Run":
@@ -169,3 +184,18 @@ def publish(staging: Path, final: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.replace(staging, final)
+
+
+def resolved_config(config: TrainConfig) -> tuple[TrainConfig, str]:
+    """The config with m4's ``weights="auto"`` replaced by what will be used, and why."""
+    if config.model not in ("m4", "m4_clean"):
+        return config, "not applicable"
+    weights, why = resolve_weights(config.weights)
+    return dataclasses.replace(config, weights=weights), why
+
+
+def find_run(config: TrainConfig, imageset: ImageSet, runs_dir=None) -> Path:
+    """Where the run of ``config`` on ``imageset`` lives (finished or not)."""
+    config, _ = resolved_config(config)
+    folder = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    return folder / run_name(config, config.key(imageset.fingerprint))
