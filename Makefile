@@ -13,6 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 SET ?=
+JOBS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
@@ -29,10 +30,10 @@ venv: $(STAMP)
 
 ## The main job: every chapter through papermill, then the book.
 book: $(STAMP)
-	$(BIN)/xray-book all --profile $(PROFILE) $(foreach s,$(SET),--set $(s))
+	$(BIN)/xray-book all --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(foreach s,$(SET),--set $(s))
 
 chapters: $(STAMP)
-	$(BIN)/xray-book run --profile $(PROFILE) $(foreach s,$(SET),--set $(s))
+	$(BIN)/xray-book run --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(foreach s,$(SET),--set $(s))
 
 html: $(STAMP)
 	$(BIN)/xray-book build

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=None, help="Keras backends (default: all installed)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=6, help="training steps timed per repetition")
-    parser.add_argument("--m4-steps", type=int, default=2, help="timed steps for DenseNet121 (slow on a CPU)")
+    parser.add_argument("--large-steps", type=int, default=2,
+                        help="timed steps for m4 and for inputs of 128 px or more (slow on a CPU)")
     parser.add_argument("--skip-data", action="store_true")
     parser.add_argument("--end-to-end", action="store_true",
                         help="run `xray-book all --profile quick` now (rebuilds the book in place, about 5 min) "
@@ -160,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models or (["m1"] if args.fast else ["m1", "m2", "m3", "m4"])
     sizes = args.model_sizes or (_profile_sizes()[:1] if args.fast else _profile_sizes())
     backends = args.backends or installed_backends()
-    print(f"\nModels: batch {args.batch}, {args.steps} timed steps ({args.m4_steps} for m4) after a one-step "
+    print(f"\nModels: batch {args.batch}, {args.steps} timed steps ({args.large_steps} for m4 and >= 128 px) after a one-step "
           f"warm-up, median of {model_repeat} fresh process(es); backends: {', '.join(backends)}")
     print(f"{'model':>6} {'input':>10} {'backend':>11} {'set-up s':>9} {'train img/s':>12} {'infer img/s':>12}")
     for name in models:
         for size in sizes:
             for backend in backends:
-                steps = args.m4_steps if name.startswith("m4") else args.steps
+                steps = args.large_steps if name.startswith("m4") or size >= 128 else args.steps
                 r = model_figures(name, size, 3, backend, args.batch, steps, model_repeat)
                 shape = f"{size}x{size}x3"
                 if "error" in r:

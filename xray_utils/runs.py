@@ -77,6 +77,8 @@ def environment_record() -> dict:
         "backend": backend,
         "numpy": np.__version__,
         "scikit_learn": sklearn.__version__,
+        # thread counts change the last digits of what a model learns (see `xray-book --jobs`)
+        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
     }
     try:
         module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
