@@ -95,6 +95,7 @@ def test_parallel_run_trains_side_by_side_then_reads(tmp_path, monkeypatch):
     assert "TF_NUM_INTRAOP_THREADS" not in os.environ  # restored for the caller
     record = json.loads((tmp_path / "out" / "timings.json").read_text())
     assert record["jobs"] == 2 and list(record["chapters_s"]) == ["01_a", "02_b", "03_reader"]
+    assert record["wall_s"] < sum(record["chapters_s"].values())  # 01_a and 02_b ran side by side
 
 
 def test_parallel_failure_stops_before_the_readers(tmp_path, monkeypatch, capsys):

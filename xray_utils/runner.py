@@ -182,7 +182,7 @@ def run(profile: str = "quick", overrides: list[str] | None = None, only: list[s
     limits = _thread_limits(jobs)
     saved_env = {name: os.environ.get(name) for name in limits}
     os.environ.update(limits)  # inherited by every kernel started below
-    previous, timings = _previous_timings(), {}
+    previous, timings, run_started = _previous_timings(), {}, time.perf_counter()
     try:
         for wave in ([c for c in chapters if not _reads_runs_only(c)], [c for c in chapters if _reads_runs_only(c)]):
             if jobs > 1:  # longest first; without a record, the later (bigger-model) chapters first
@@ -207,7 +207,8 @@ def run(profile: str = "quick", overrides: list[str] | None = None, only: list[s
     _record_timings({"profile": profile, "overrides": list(overrides or []), "jobs": jobs,
                      "data": params["data_dir"] or os.environ.get(DATA_ENV) or "(default)",
                      "backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "cpu_count": os.cpu_count(),
-                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "chapters_s": timings})
+                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "chapters_s": timings,
+                     "wall_s": time.perf_counter() - run_started})
     return 0
 
 
