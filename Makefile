@@ -62,7 +62,7 @@ nbval: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider \
 		--nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 
-## Speed figures (printed, never asserted). `make bench` for the full table (< 15 min).
+## Speed figures (printed, never asserted). `make bench` for the full table (22 min here with three backends).
 SHARED_DATA ?= $(abspath ../shared/data)
 BENCH_DATA = $(if $(wildcard $(SHARED_DATA)/COVID-19_Radiography_Dataset),--data $(SHARED_DATA),--skip-data)
 bench-fast: $(STAMP)
