@@ -9,7 +9,8 @@ from xray_utils import runs as xruns
 from xray_utils.config import TrainConfig
 from xray_utils.data import find_dataset, load_images
 from xray_utils.errors import RunError
-from xray_utils.training import find_run, train
+from xray_utils.runs import find_run
+from xray_utils.training import train
 from xray_utils.weights import resolve_weights
 
 pytestmark = pytest.mark.backend

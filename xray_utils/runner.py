@@ -225,7 +225,8 @@ def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jo
     def one(source: Path) -> None:
         if failures:
             return
-        threading.current_thread().name = source.stem.split("_")[0]
+        if threading.current_thread() is not threading.main_thread():  # names the log prefix
+            threading.current_thread().name = source.stem.split("_")[0]
         started_count.append(source)
         print(f"\n=== [{len(started_count) + done_before}/{total}] {source.stem} ===", flush=True)
         started = time.perf_counter()

@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, log_loss
 
 from . import runs
-from .runs import find_run, resolved_config  # noqa: F401  (find_run: part of this module's API)
+from .runs import resolved_config
 from .config import TrainConfig
 from .data import ImageSet, make_split
 from .errors import RunError
