@@ -55,9 +55,10 @@ def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, 
         dataset = root / "COVID-19_Radiography_Dataset"
         names = names or ["COVID", "Normal", "Viral Pneumonia"]
         for c, name in enumerate(names):
+            first = 63 if name == "Normal" else 1  # the 2021 release's pediatric normals, the study's
             for i in range(per_class):
-                write_png(dataset / name / "images" / f"{name}-{i + 1}.png", size, seed=100 * c + i)
-                write_png(dataset / name / "masks" / f"{name}-{i + 1}.png", size, value=255)
+                write_png(dataset / name / "images" / f"{name}-{i + first}.png", size, seed=100 * c + i)
+                write_png(dataset / name / "masks" / f"{name}-{i + first}.png", size, value=255)
             (dataset / f"{name}.metadata.xlsx").write_bytes(b"PK\x03\x04 not really excel")
         (dataset / "README.md.txt").write_text("readme")
     else:

@@ -238,13 +238,15 @@ def test_stale_cache_metadata_is_rebuilt(tmp_path, untouched, capsys):
     assert "stale cache" in capsys.readouterr().err
 
 
-def test_a_crash_mid_training_leaves_finished_runs_alone(untouched, monkeypatch):
+def test_a_crash_mid_training_leaves_finished_runs_alone(untouched, monkeypatch, tmp_path):
     from xray_utils import runs
-    from xray_utils.data import find_dataset, load_images
+    from xray_utils.data import find_dataset, load_images, make_synthetic_dataset
     from xray_utils.training import train
 
     folder = next(p for p in untouched.iterdir() if runs.is_finished(p))
-    images = load_images(find_dataset(Path(runs.Run.load(folder).config["data_root"])), 32, 1)
+    # the generator is deterministic: the same arguments give the images of the finished run again
+    root = make_synthetic_dataset(tmp_path / "set", per_class=10, image_size=32)
+    images = load_images(find_dataset(root), 32, 1)
     from xray_utils.config import TrainConfig
 
     monkeypatch.setattr("keras.Model.fit", lambda *a, **k: (_ for _ in ()).throw(MemoryError("out of memory")))

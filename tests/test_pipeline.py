@@ -40,3 +40,43 @@ def test_predict_proba_keeps_index_order_and_sums_to_one():
     expected = keras.ops.convert_to_numpy(model(images[indices]))
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-12)
+
+
+def test_pad_to_full_batches_repeats_the_last_index():
+    from xray_utils.pipeline import pad_to_full_batches
+
+    np.testing.assert_array_equal(pad_to_full_batches(np.array([4, 1, 7]), 4), [4, 1, 7, 7])
+    np.testing.assert_array_equal(pad_to_full_batches(np.array([4, 1]), 2), [4, 1])
+    assert len(pad_to_full_batches(np.array([], dtype=int), 4)) == 0
+
+
+class _ShapeRecorder(keras.layers.Layer):
+    """Identity that notes each input shape it is traced (JAX: compiled) with."""
+
+    def __init__(self, seen, **kwargs):
+        super().__init__(**kwargs)
+        self.note = seen.append  # a bound method: Keras would copy a list attribute into its own
+
+    def call(self, x):
+        self.note(tuple(x.shape))
+        return x
+
+
+def test_padded_prediction_has_one_batch_shape_and_the_same_results():
+    seen = []
+    model = keras.Sequential([keras.Input((8, 8, 1)), _ShapeRecorder(seen), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    images = np.random.default_rng(1).integers(0, 255, (11, 8, 8, 1), dtype=np.uint8)
+    indices = np.array([10, 3, 0, 5, 9, 1, 2])  # 7 images: batches of 4 and 3 unpadded
+    seen.clear()
+    padded = predict_proba(model, images, indices, batch_size=4, pad=True)
+    assert seen and {shape[0] for shape in seen} <= {None, 4}  # TensorFlow traces (None, ...); JAX (4, ...)
+    plain = predict_proba(model, images, indices, batch_size=4, pad=False)
+    assert padded.shape == plain.shape == (7, 3)
+    np.testing.assert_allclose(padded, plain, rtol=1e-6, atol=1e-7)
+    if keras.backend.backend() == "jax":
+        assert 3 in {shape[0] for shape in seen}  # what padding avoids: a second compilation
+        seen.clear()
+        predict_proba(model, images, indices, batch_size=4)  # pads by default under JAX
+        assert not seen  # the (4, ...) program is reused: nothing traced

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -58,7 +59,8 @@ def open_data(params: dict[str, Any], image_size: int | None = None, *, banner: 
     ``image_size`` defaults to the profile's ``image_size``. Prints what was
     loaded, any notes about the folder and any unreadable files skipped.
     """
-    index = xdata.resolve_dataset(params["data_dir"]).subset(params["per_class"], params["seed"])
+    index = xdata.resolve_dataset(params["data_dir"], subset=params["data_subset"])
+    index = index.subset(params["per_class"], params["seed"])
     images = xdata.load_images(index, image_size or params["image_size"], params["channels"])
     if banner:
         show_banner(images.synthetic)
@@ -91,27 +93,37 @@ def train_model(model: str, params: dict[str, Any], images: xdata.ImageSet) -> d
 
 
 def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODELS,
-              train_missing: bool = True) -> dict[tuple[str, str], Run]:
+              train_missing: bool | None = None) -> dict[tuple[str, str], Run]:
     """Finished runs of ``models`` for these parameters: ``{(model, protocol): Run}``.
 
     Runs come from the model chapters' run folders. A missing one is trained
-    now (with a note saying so) if ``train_missing``, else :class:`RunError`.
+    now (with a note saying so) if ``train_missing``, else :class:`RunError`
+    naming the command that trains it. By default chapters that read runs never
+    train under the ``full`` profile (hours on a CPU); under ``quick`` they do.
     """
-    found = {}
+    from .train_runs import train_command
+
+    if train_missing is None:
+        train_missing = params["profile"] != "full"
+    found, missing = {}, []
     for model in models:
         model_images = images_for(model, params, images)
         for protocol in protocols_for(model, params):
             config = train_config(model, protocol, params)
             folder = find_run(config, model_images, params["runs_dir"])
-            if not (folder / "COMPLETE").is_file():
-                if not train_missing:
-                    raise RunError(f"No finished run for {model}/{protocol} at '{folder}': run its chapter first.")
+            if (folder / "COMPLETE").is_file():
+                found[(model, protocol)] = Run.load(folder)
+            elif not train_missing:
+                missing.append((model, protocol, folder))
+            else:
                 print(f"note: no finished run for {model}/{protocol}; training it now.")
                 from .training import train  # imports Keras: only when something must be trained
 
                 found[(model, protocol)] = train(config, model_images, runs_dir=params["runs_dir"])
-            else:
-                found[(model, protocol)] = Run.load(folder)
+    if missing:
+        names = ", ".join(f"{m}/{p} ('{folder.name}')" for m, p, folder in missing)
+        raise RunError(f"No finished run for {names} in '{missing[0][2].parent}'. Train with: "
+                       f"{train_command(params, sorted({m for m, _, _ in missing}))}")
     return found
 
 
@@ -138,19 +150,41 @@ def study_results(params: dict[str, Any], images: xdata.ImageSet) -> pd.DataFram
 def open_external(params: dict[str, Any], images: xdata.ImageSet, image_size: int | None = None):
     """The held-out set (other hospitals, adults), or None with a printed note when there is none.
 
-    Looked for in ``external_dir``, else in an ``external`` folder beside the dataset.
-    Only COVID and Normal are required; labels keep the three classes.
+    Taken from ``external_dir`` if given, else from an ``external`` folder beside
+    the dataset, else (2021 release, ``data_subset=study``) from the same
+    download: adult normals and later-release COVID files that the study
+    subset leaves out (:func:`xray_utils.data.shift_set`). Only COVID and
+    Normal are required; labels keep the three classes.
     """
     if images.synthetic:
         print("note: the synthetic stand-in has no held-out hospitals; the external-data part is skipped.")
         return None
-    folder = params["external_dir"] or images.root.parent / "external"
-    try:
-        index = xdata.find_dataset(folder, required=("COVID", "Normal"))
-    except xdata.DataError as missing:
-        print(f"note: no external data ({missing}); the external-data part is skipped. Point `external_dir` "
-              "at a folder of other hospitals' images to run it.")
+    index = _external_index(params, images)
+    if index is None:
         return None
     held_out = xdata.load_images(index, image_size or params["image_size"], params["channels"])
     print(f"held-out set: {held_out.describe()}")
     return held_out
+
+
+def _external_index(params: dict[str, Any], images: xdata.ImageSet) -> xdata.DatasetIndex | None:
+    if params["external_dir"]:  # named by the user: a wrong path is an error, not a silent skip
+        index = xdata.find_dataset(params["external_dir"], required=("COVID", "Normal"))
+        return replace(index, data_subset="external", subset_reason=f"every file in external_dir '{index.root}'")
+    beside = images.root.parent / "external"
+    if beside.is_dir():
+        try:
+            index = xdata.find_dataset(beside, required=("COVID", "Normal"))
+        except xdata.DataError as missing:
+            print(f"note: the 'external' folder beside the data is not a held-out set ({missing}); "
+                  "the external-data part is skipped.")
+            return None
+        return replace(index, data_subset="external", subset_reason=f"every file in the 'external' folder '{index.root}'")
+    full = xdata.find_dataset(images.root)
+    shifted = xdata.shift_set(full, xdata.select_subset(full, images.data_subset))
+    if shifted is None:
+        why = ("every file of this download is training data under data_subset=all"
+               if images.data_subset == "all" else f"the {images.release} release has no other hospitals or adults")
+        print(f"note: no held-out set: {why}, and no `external_dir` or 'external' folder beside the data was found. "
+              "Point `external_dir` at a folder of other hospitals' images to run this part.")
+    return shifted

@@ -28,6 +28,7 @@ MODEL_NAMES = ("m1", "m2", "m3", "m4", "m4_clean")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PROTOCOLS = ("study", "corrected")
 M4_WEIGHTS = ("auto", "chexnet", "imagenet", "none")
+DATA_SUBSETS = ("study", "all")  # see xray_utils.data.releases
 MIN_IMAGE_SIZE = 16  # four 2x2 poolings
 MIN_DENSENET_SIZE = 32  # DenseNet121 downsamples by 32
 
@@ -120,6 +121,7 @@ class TrainConfig:
 CHAPTER_PARAMETERS: dict[str, Any] = {
     "profile": "quick",
     "data_dir": None,
+    "data_subset": "study",
     "external_dir": None,
     "runs_dir": None,
     "image_size": 32,
@@ -198,6 +200,7 @@ def chapter_params(**values: Any) -> dict[str, Any]:
     params = {**CHAPTER_PARAMETERS, **values}
     if params["profile"] not in available_profiles():
         _choice("profile", params["profile"], available_profiles())
+    _choice("data_subset", params["data_subset"], DATA_SUBSETS)
     for name in ("protocols", "m4_protocols"):
         if isinstance(params[name], str):
             params[name] = [params[name]]

@@ -104,8 +104,31 @@ def batches(images, targets, indices, batch_size: int, *, shuffle: bool = False,
     return IndexBatches(images, targets, indices, batch_size, shuffle, seed)
 
 
-def predict_proba(model, images, indices, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities ``(len(indices), K)`` for ``images[indices]``, in index order."""
-    data = batches(images, None, np.asarray(indices), batch_size)
-    probabilities = np.asarray(model.predict(data, verbose=0), dtype=np.float64)
+def pad_to_full_batches(indices, batch_size: int) -> np.ndarray:
+    """``indices`` (n,) followed by copies of its last entry up to a multiple of ``batch_size``.
+
+    The padded rows are extra predictions to drop: in inference mode every row
+    is computed on its own, so they change nothing in the first n rows.
+    """
+    indices = np.asarray(indices)
+    missing = -len(indices) % batch_size
+    if not len(indices) or not missing:
+        return indices
+    return np.concatenate([indices, np.repeat(indices[-1:], missing)])
+
+
+def predict_proba(model, images, indices, batch_size: int = 64, *, pad: bool | None = None) -> np.ndarray:
+    """Class probabilities ``(len(indices), K)`` for ``images[indices]``, in index order.
+
+    ``pad``: fill the last batch up to ``batch_size`` (and drop the extra rows).
+    JAX compiles the predict step once per input shape, so a short last batch
+    costs a second compilation (minutes for DenseNet121 on a GPU); padding keeps
+    one shape. Default (None): pad under JAX only, where shapes are static.
+    """
+    indices = np.asarray(indices)
+    if pad is None:
+        pad = keras.backend.backend() == "jax"
+    chosen = pad_to_full_batches(indices, batch_size) if pad else indices
+    data = batches(images, None, chosen, batch_size)
+    probabilities = np.asarray(model.predict(data, verbose=0), dtype=np.float64)[: len(indices)]
     return probabilities / probabilities.sum(axis=1, keepdims=True)  # undo float32 rounding

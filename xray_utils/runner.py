@@ -3,6 +3,7 @@
     xray-book run   [--profile quick] [--set epochs=3 ...] [--only 02 ...] [--timeout 1800] [--jobs 2]
     xray-book build
     xray-book all   (run, then build)
+    xray-book train [--profile full] [--only m1 m4] [--set ...]   (training only: no Jupyter needed)
 
 Chapters are the jupytext ``notebooks/NN_*.py`` files (the reviewed source), run
 with the profile's parameters (plus ``--set`` overrides) and written, executed,
@@ -212,6 +213,19 @@ def run(profile: str = "quick", overrides: list[str] | None = None, only: list[s
     return 0
 
 
+def train(profile: str = "quick", overrides: list[str] | None = None, only: list[str] | None = None,
+          steps_per_execution: int = 1) -> int:
+    """Train the runs the model chapters would train (``only``: some models); 0 when all finished."""
+    from .train_runs import train_all
+
+    params = chapter_params(**{**load_profile(profile), **parse_overrides(overrides or [])})
+    if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+        raise XrayError(f"--steps-per-execution {steps_per_execution} is not allowed: use a whole number >= 1")
+    _absolutize_paths(params)
+    train_all(params, only, steps_per_execution=steps_per_execution)
+    return 0
+
+
 def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jobs: int, timings: dict,
               total: int):
     """Run ``wave`` with up to ``jobs`` kernels at once; ``(source, error)`` of the first failure, or None."""
@@ -357,6 +371,13 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds per cell")
         command.add_argument("--jobs", type=int, default=default_jobs(),
                              help="chapters run at once, sharing the cores (default: %(default)s here)")
+    trainer = sub.add_parser("train", help="train the model chapters' runs only (for GPU machines; no Jupyter)")
+    trainer.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
+    trainer.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                       help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})")
+    trainer.add_argument("--only", nargs="+", help="train only these models (m1 m2 m3 m4)")
+    trainer.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
+                       help="batches per compiled call (speed only; fewer host round-trips on a GPU)")
     sub.add_parser("build", help="build the HTML book from the executed chapters")
     tidy = sub.add_parser("tidy", help="strip execution timestamps from notebooks (used by `make twins`)")
     tidy.add_argument("notebooks", nargs="+")
@@ -375,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tidy":
             tidy_twins(args.notebooks)
             return 0
+        if args.command == "train":
+            return train(args.profile, args.overrides, args.only, args.steps_per_execution)
         status = run(args.profile, args.overrides, args.only, args.timeout, args.jobs)
         if status == 0 and args.command == "all":
             status = build()

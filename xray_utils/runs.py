@@ -197,7 +197,10 @@ def resolved_config(config: TrainConfig) -> tuple[TrainConfig, str]:
 
 
 def find_run(config: TrainConfig, imageset: ImageSet, runs_dir=None) -> Path:
-    """Where the run of ``config`` on ``imageset`` lives (finished or not)."""
-    config, _ = resolved_config(config)
+    """Where the run of ``config`` on ``imageset`` lives (finished or not).
+
+    Depends only on the configuration as asked for and the data's fingerprint,
+    never on this machine (model 4's ``weights="auto"`` is not resolved here).
+    """
     folder = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     return folder / run_name(config, config.key(imageset.fingerprint))

@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -32,6 +33,7 @@ from .data import ImageSet, make_split
 from .errors import RunError
 from .models import build_model, precision
 from .paths import default_runs_dir
+from .accel import enable_compilation_cache
 from .pipeline import batches, one_hot, predict_proba
 
 class EpochLogger(keras.callbacks.Callback):
@@ -90,11 +92,40 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def compile_study(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+@contextmanager
+def without_tensorflow():
+    """Under JAX or PyTorch, let Keras act as on a machine without TensorFlow.
+
+    Keras imports TensorFlow whenever it is installed, to seed ``tf.data`` in
+    ``set_random_seed`` and to check for ``tf.TensorShape`` when saving; neither
+    is used with these backends, and on a GPU machine the import costs seconds
+    and GPU memory. Under the TensorFlow backend, or once TensorFlow is
+    imported anyway, this does nothing.
+    """
+    from keras.src.utils import module_utils  # Keras's lazy TensorFlow handle
+
+    lazy = module_utils.tensorflow
+    if keras.backend.backend() == "tensorflow" or lazy.module is not None or lazy._available is not None:
+        yield
+        return
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None
+
+
+def compile_study(model: keras.Model, learning_rate: float = 1e-3, steps_per_execution: int = 1) -> keras.Model:
+    """Adam + categorical cross-entropy + accuracy, as the study compiled every model.
+
+    ``steps_per_execution``: batches per call into the compiled step (fewer host
+    round-trips on a GPU); the same batches in the same order, so the same math.
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model
 
@@ -121,21 +152,26 @@ def train(
     runs_dir: str | Path | None = None,
     retrain: bool = False,
     stream=None,
+    steps_per_execution: int = 1,
 ) -> runs.Run:
     """Train ``config`` on ``imageset`` and return its finished run folder.
 
     A finished run of the same configuration on the same images is reused
     unless ``retrain``. The run is written in a staging folder and published
-    only when complete (see :mod:`xray_utils.runs`).
+    only when complete (see :mod:`xray_utils.runs`). ``steps_per_execution``
+    (batches per compiled call) changes speed, not results, so it is not part of
+    the run's identity; it is recorded in ``metrics.json``.
     """
+    enable_compilation_cache()  # JAX only: the next run of the same model skips compilation
     stream = stream or sys.stdout
     if imageset.image_size != config.image_size or imageset.channels != config.channels:
         raise RunError(
             f"Images are {imageset.images.shape[1:]} but the config asks for {config.input_shape}; "
             "load them with the config's image_size and channels."
         )
-    config, weights_reason = resolved_config(config)
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    # The key holds the weights *asked for* (e.g. "auto"), never what they resolve to on this
+    # machine, so a run trained online is found again offline (and on another backend).
     key = config.key(imageset.fingerprint)
     name = runs.run_name(config, key)
     final = runs_dir / name
@@ -152,7 +188,9 @@ def train(
         staging = runs.staging_folder(runs_dir, name)
         staging.mkdir(parents=True)
         try:
-            _train_into(staging, config, key, weights_reason, imageset, stream)
+            with without_tensorflow():
+                _train_into(staging, config, key, imageset, stream,
+                            steps_per_execution=steps_per_execution)
         except BaseException:
             print(f"Training of {name} stopped; its partial folder {staging.name} is marked incomplete "
                   f"and any earlier finished run is untouched.", file=stream)
@@ -161,12 +199,18 @@ def train(
     return runs.Run.load(final)
 
 
-def _train_into(staging: Path, config: TrainConfig, key: str, weights_reason: str, imageset, stream):
+def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, *,
+                steps_per_execution: int = 1):
     started = time.perf_counter()
+    used, weights_reason = resolved_config(config)
     runs.write_json(staging / "config.json", {
         **config.to_dict(), "key": key, "data_fingerprint": imageset.fingerprint,
-        "synthetic_data": imageset.synthetic, "data_root": str(imageset.root),
-        "weights_reason": weights_reason, "class_names": list(imageset.class_names),
+        "synthetic_data": imageset.synthetic,
+        # the dataset folder's name only: run folders travel between machines and into the repository
+        "data_root": imageset.root.name, "data_subset": imageset.data_subset,
+        "weights_used": Path(used.weights).name if used.weights.endswith(".h5") else used.weights,
+        "weights_reason": weights_reason,
+        "class_names": list(imageset.class_names),
     })
     runs.write_json(staging / "environment.json", runs.environment_record())
     split = make_split(config.protocol, imageset.labels, config.seed)
@@ -174,12 +218,12 @@ def _train_into(staging: Path, config: TrainConfig, key: str, weights_reason: st
     if config.model in ("m4", "m4_clean"):
         print(f"[{config.model}] weights: {weights_reason}", file=stream, flush=True)
     seed_everything(config.seed)
-    weights = None if config.weights == "none" else config.weights
+    weights = None if used.weights == "none" else used.weights
     with precision(config.precision):
         model = build_model(config.model, config.input_shape, weights=weights,
                             num_classes=len(imageset.class_names)) if config.model in ("m4", "m4_clean") \
             else build_model(config.model, config.input_shape, num_classes=len(imageset.class_names))
-    compile_study(model, config.learning_rate)
+    compile_study(model, config.learning_rate, steps_per_execution)
     targets = one_hot(imageset.labels, len(imageset.class_names))
     label = f"{config.model}/{config.protocol}"
     logger = EpochLogger(label, config.epochs, stream)
@@ -213,6 +257,7 @@ def _train_into(staging: Path, config: TrainConfig, key: str, weights_reason: st
         if len(history) > 1 else float(len(split.train) / history["seconds"].iloc[0]),
         "test_images_per_second": float(len(split.test) / max(predict_seconds, 1e-9)),
         "parameters": int(model.count_params()),
+        "steps_per_execution": int(steps_per_execution),
     })
     print(f"[{label}] test accuracy {accuracy_score(y_true, probabilities.argmax(1)):.4f} "
           f"(epoch {best_epoch} weights) in {time.perf_counter() - started:.0f} s", file=stream, flush=True)

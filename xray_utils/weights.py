@@ -46,7 +46,7 @@ def resolve_weights(requested: str) -> tuple[str, str]:
     if requested == "auto":
         chexnet = find_chexnet_file()
         if chexnet is not None:
-            return str(chexnet), f"CheXNet weights from {chexnet}"
+            return str(chexnet), f"CheXNet weights ({chexnet.name})"
         if _imagenet_available():
             return "imagenet", "ImageNet weights (no CheXNet file supplied)"
         return "none", "random initialisation: no CheXNet file supplied and ImageNet weights unreachable (offline)"
@@ -56,7 +56,7 @@ def resolve_weights(requested: str) -> tuple[str, str]:
             raise RunError(
                 f"weights='chexnet' but no {CHEXNET_FILE} found: put it in 'weights/' or set {CHEXNET_ENV}."
             )
-        return str(chexnet), f"CheXNet weights from {chexnet}"
+        return str(chexnet), f"CheXNet weights ({chexnet.name})"
     if requested == "imagenet":
         return "imagenet", "ImageNet weights (asked for)"
     if requested == "none":

@@ -20,6 +20,7 @@ from .download import KAGGLE_HANDLE, download
 from .duplicates import check_no_cross_class_copies, find_duplicates, perceptual_hashes
 from .layout import CLASS_NAMES, DatasetIndex, canonical_class, find_dataset
 from .loading import ImageSet, SkippedFile, data_fingerprint, decode_image, load_images
+from .releases import DATA_SUBSETS, age_summary, provenance_table, select_subset, shift_set
 from .splits import PROTOCOLS, STUDY_SEED, Split, corrected_split, make_split, study_split
 from .survey import survey_files
 from .synthetic import make_synthetic_dataset
@@ -32,11 +33,12 @@ SYNTHETIC_BANNER = (
 )
 
 __all__ = [
-    "CLASS_NAMES", "KAGGLE_HANDLE", "PROTOCOLS", "STUDY_SEED", "SYNTHETIC", "SYNTHETIC_BANNER",
+    "CLASS_NAMES", "DATA_SUBSETS", "KAGGLE_HANDLE", "PROTOCOLS", "STUDY_SEED", "SYNTHETIC", "SYNTHETIC_BANNER",
     "DataError", "DatasetIndex", "DownloadError", "ImageSet", "SkippedFile", "Split",
-    "canonical_class", "check_no_cross_class_copies", "corrected_split", "data_fingerprint",
+    "age_summary", "canonical_class", "check_no_cross_class_copies", "corrected_split", "data_fingerprint",
     "decode_image", "download", "find_dataset", "find_duplicates", "load_images",
-    "make_split", "make_synthetic_dataset", "perceptual_hashes", "resolve_dataset", "study_split",
+    "make_split", "make_synthetic_dataset", "perceptual_hashes", "provenance_table", "resolve_dataset", "select_subset", "shift_set",
+    "study_split",
     "survey_files",
 ]
 
@@ -44,17 +46,24 @@ __all__ = [
 def resolve_dataset(
     data_dir: str | Path | None = None,
     *,
+    subset: str = "study",
     allow_download: bool = False,
     allow_synthetic: bool = True,
     include_lung_opacity: bool = False,
 ) -> DatasetIndex:
-    """The dataset to use: ``data_dir``, else ``$XRAY_DATA_DIR``, else ``./data``.
+    """The dataset to use: ``data_dir``, else ``$XRAY_DATA_DIR``, else ``./data``; then its ``subset``.
 
+    ``subset`` (``"study"`` or ``"all"``, see :func:`select_subset`) picks the
+    files: on the 2021 release ``study`` keeps the 2020 release's classes.
     ``"synthetic"`` (as argument or environment value) asks for the stand-in.
     When no folder was named and nothing is found, tries :func:`download` if ``allow_download``, then
     falls back to the synthetic stand-in (with a loud warning) if
     ``allow_synthetic``; otherwise raises :class:`DataError`.
     """
+    return select_subset(_find(data_dir, allow_download, allow_synthetic, include_lung_opacity), subset)
+
+
+def _find(data_dir, allow_download, allow_synthetic, include_lung_opacity) -> DatasetIndex:
     requested = str(data_dir) if data_dir is not None else os.environ.get(DATA_ENV, "").strip()
     if requested.lower() == SYNTHETIC:
         return find_dataset(make_synthetic_dataset())

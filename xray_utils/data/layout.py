@@ -66,6 +66,8 @@ class DatasetIndex:
     labels: np.ndarray
     synthetic: bool = False
     notes: tuple[str, ...] = field(default=())
+    data_subset: str = "all"  # which files of the release were chosen (see ``releases.select_subset``)
+    subset_reason: str = "every file found"
 
     def __len__(self) -> int:
         return len(self.files)
@@ -94,6 +96,7 @@ class DatasetIndex:
             self,
             files=tuple(self.files[i] for i in keep),
             labels=self.labels[keep].copy(),
+            subset_reason=f"{self.subset_reason}; then at most {per_class} per class (per_class, seed {seed})",
         )
 
 

@@ -68,6 +68,8 @@ class ImageSet:
     skipped: list[SkippedFile] = field(default_factory=list)
     from_cache: bool = False
     digests: tuple[str, ...] = ()  # SHA-256 of each file's bytes
+    data_subset: str = "all"  # the data_subset these images are (see ``releases.select_subset``)
+    subset_reason: str = "every file found"
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -90,12 +92,12 @@ class ImageSet:
         return data_fingerprint(self.files, self.labels, self.class_names)
 
     def describe(self) -> str:
-        """One line: how many images of which size, and from where."""
+        """One line: how many images of which size, from where, and which subset of the files and why."""
         source = "SYNTHETIC stand-in" if self.synthetic else f"{self.release} release"
         counts = ", ".join(f"{k}: {v}" for k, v in self.counts.items())
         return (
             f"{len(self)} images ({counts}) as {self.images.shape[1:]} uint8 "
-            f"from {source} at {self.root}"
+            f"from {source} at {self.root}; data_subset={self.data_subset}: {self.subset_reason}"
         )
 
 
@@ -344,4 +346,6 @@ def load_images(
         skipped=skipped,
         from_cache=cached is not None,
         digests=digests,
+        data_subset=index.data_subset,
+        subset_reason=index.subset_reason,
     )
