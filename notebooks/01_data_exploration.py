@@ -22,7 +22,8 @@
 #
 # **Learning goals**
 #
-# - know where the three classes of the COVID-19 Radiography Database come from;
+# - know where the three classes of the COVID-19 Radiography Database come from, and
+#   which files of today's download are the study's;
 # - count, view and compare the images of each class;
 # - check the raw files (formats, sizes) and find duplicates;
 # - *see* the confound: the COVID images are adults from many hospitals, the others
@@ -31,6 +32,7 @@
 # %% tags=["parameters"]
 profile = "quick"
 data_dir = None
+data_subset = "study"
 per_class = 400
 image_size = 32
 channels = 3
@@ -53,31 +55,51 @@ params = chapter.collect(globals())
 images = chapter.open_data(params, image_size=max(params["image_size"], 128))
 
 # %% [markdown]
-# ## Where the images come from
+# ## Which files are the study's
 #
 # The database was assembled in 2020 by a team from Qatar University and the
 # University of Dhaka {cite}`chowdhury2020` and extended in 2021 {cite}`rahman2021`.
-# The three classes have *different origins*:
+# Kaggle now serves the 2021 release: 3,616 COVID, 10,192 normal and 1,345 viral
+# pneumonia images (plus 6,012 "lung opacity"). The study used the 2020 release:
+# 1,200 / 1,341 / 1,345. The 2021 additions are not more of the same: most of the
+# new normals are *adults* from an American challenge dataset, most of the new COVID
+# images come from hospitals in Valencia. The `data_subset` parameter decides what is
+# trained on: `study` (the default) keeps the 2020 classes, found by their file
+# numbers; `all` takes every file. The line below says which ran, and why.
+
+# %%
+full_index = data.resolve_dataset(params["data_dir"], subset=params["data_subset"])
+print(f"data_subset={full_index.data_subset}: {full_index.subset_reason}")
+
+# %% [markdown]
+# ## Where the images come from
 #
-# | class | source |
-# |---|---|
-# | COVID | adult patients, collected from many hospitals and publications (the Italian SIRM database, Eurorad, Hannover Medical School, GitHub collections; later BIMCV in Valencia) |
-# | Normal | children aged 1–5 from one hospital in Guangzhou {cite}`kermany2018` |
-# | Viral Pneumonia | the same paediatric collection {cite}`kermany2018` |
-#
-# Keep that table in mind: a model can tell the classes apart by *who* and *where*
-# as easily as by *what disease*.
+# The table is computed from the files chosen above (file numbers tell the sources
+# apart in the 2021 release {cite}`chowdhury2020,rahman2021,kermany2018`), so it is
+# true for whatever you downloaded and whichever subset you chose.
+
+# %%
+sources = data.provenance_table(full_index)
+chapter.show_table(sources)
+print(data.age_summary(sources))
+
+# %% [markdown]
+# With the study's data, the classes have *different origins*: every COVID image is
+# an adult's, from many hospitals and publications, while every normal and viral
+# pneumonia image is a child's (aged 1–5) from one hospital in Guangzhou
+# {cite}`kermany2018`. Keep that in mind: a model can tell the classes apart by *who*
+# and *where* as easily as by *what disease*. (With `data_subset=all` most normals
+# are adults instead: read the age line above.)
 
 # %% [markdown]
 # ## How many images per class?
 #
 # The study used 1,200 COVID, 1,341 normal and 1,345 viral pneumonia images. The
-# counts below are those of the data this book found (after the profile's
-# `per_class` limit).
+# counts below are those of the chosen subset, then of the images this run uses
+# (after the profile's `per_class` limit).
 
 # %% tags=["nbval-check-output"]
-full_index = data.resolve_dataset(params["data_dir"])
-print("images on disk:", full_index.counts)
+print(f"data_subset={params['data_subset']}:", full_index.counts)
 print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
 
 # %% mystnb={"image": {"alt": "Bar chart of the number of images in each class."}}
@@ -150,6 +172,8 @@ print(f"8x8-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} 
 #
 # ## Summary
 #
+# - The study's data is a subset of today's download (`data_subset=study`), chosen by
+#   file number; the 2021 additions are other hospitals and adults.
 # - Three classes from different sources: adult COVID images from many places,
 #   paediatric normal and viral pneumonia images from one hospital.
 # - Images are loaded once, as `uint8`, and cached; the models scale them themselves.
@@ -162,5 +186,7 @@ print(f"8x8-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} 
 #    baseline change much? Why would it not?
 # 2. Open five images of each class at full size. List every non-medical difference
 #    you can see (markers, borders, size, contrast).
-# 3. Raise `max_distance` in `data.find_duplicates` to 6. Look at the new pairs: are
+# 3. Set `data_subset = "all"` in the parameters cell (with the 2021 release). How do
+#    the source table and the age line change? What would a model learn first?
+# 4. Raise `max_distance` in `data.find_duplicates` to 6. Look at the new pairs: are
 #    they really the same radiograph?

@@ -30,6 +30,7 @@
 # %% tags=["parameters"]
 profile = "quick"
 data_dir = None
+data_subset = "study"
 runs_dir = None
 image_size = 32
 channels = 3

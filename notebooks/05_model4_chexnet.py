@@ -29,6 +29,7 @@
 # %% tags=["parameters"]
 profile = "quick"
 data_dir = None
+data_subset = "study"
 runs_dir = None
 m4_image_size = 32
 channels = 3

@@ -33,6 +33,7 @@
 # %% tags=["parameters"]
 profile = "quick"
 data_dir = None
+data_subset = "study"
 runs_dir = None
 image_size = 32
 m4_image_size = 32
@@ -48,7 +49,7 @@ protocols = ["study", "corrected"]
 m4_protocols = ["study"]
 
 # %%
-from xray_utils import chapter, evaluation, plots
+from xray_utils import chapter, evaluation, full_study, plots
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
@@ -116,6 +117,34 @@ for (model, _), run in study_runs.items():
         plots.mistakes_gallery(chapter.images_for(model, params, images).images, mistakes,
                                f"{evaluation.MODEL_TITLES[model]}: most confident mistakes",
                                synthetic=images.synthetic)
+
+# %% [markdown]
+# ## The same questions for the full study
+#
+# The committed full-profile runs (see chapter 6) have about three times as many
+# test images as the quick profile: intervals are narrower, and McNemar has more
+# disagreements to count. Their bootstrap intervals, pairwise tests and calibration:
+
+# %%
+full = full_study.load_full_study()
+print(full.describe() if full else "No full-study results found in results/full.")
+
+# %%
+if full:
+    full_intervals = evaluation.bootstrap_table(full.study_runs(), resamples=1000, seed=params["seed"])
+    chapter.show_table(full_intervals.reset_index(), 3)
+
+# %%
+if full:
+    chapter.show_table(evaluation.mcnemar_table(full.runs), digits=6)
+
+# %% mystnb={"image": {"alt": "Reliability diagram of the full-study runs: observed accuracy against stated confidence."}}
+if full:
+    plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in full.runs.items()});
+
+# %%
+if full:
+    chapter.show_table(evaluation.calibration_table(full.runs), 3)
 
 # %% [markdown]
 # ## Summary

@@ -31,6 +31,7 @@
 # %% tags=["parameters"]
 profile = "quick"
 data_dir = None
+data_subset = "study"
 external_dir = None
 runs_dir = None
 image_size = 32
@@ -47,12 +48,13 @@ protocols = ["study", "corrected"]
 m4_protocols = ["study"]
 
 # %%
-from xray_utils import chapter, evaluation, explain, plots
+from xray_utils import chapter, data, evaluation, explain, plots
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
 runs = chapter.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
+print(f"Heatmaps, occlusion and held-out recall below use this build's models ({params['profile']} profile).")
 
 # %% [markdown]
 # ## Where does the decision come from?
@@ -93,16 +95,21 @@ chapter.show_table(occlusion, 3)
 # %% [markdown]
 # ## Other hospitals, adults
 #
-# The held-out set has 200 COVID images from a later release (mostly BIMCV,
-# Valencia) and 200 *adult* normal X-rays from another source (RSNA). The training
-# normals were all children. A model that learned "adult means COVID" will call the
-# adult normals COVID.
+# The held-out set is COVID images from a later release (mostly BIMCV, Valencia) and
+# *adult* normal X-rays from another source (RSNA), none of them seen in training. It
+# comes from `external_dir`, from an `external` folder beside the data, or, with the
+# 2021 download and `data_subset=study`, from the files the study subset left out.
+# The lines below say which, and the table where its images come from. With the
+# study's data the training normals were all children: a model that learned "adult
+# means COVID" will call the adult normals COVID.
 
 # %%
 held_out = {}
 for model in {m for m, _ in study_runs}:
     size = chapter.images_for(model, params, images).image_size
     held_out[size] = held_out.get(size) or chapter.open_external(params, images, size)
+if all(held_out.values()):
+    chapter.show_table(data.provenance_table(next(iter(held_out.values()))))
 
 # %%
 if all(held_out.values()):
@@ -111,7 +118,9 @@ if all(held_out.values()):
     chapter.show_table(recall, 3)
 
 # %% [markdown]
-# Read the table by row: `recall` is the share of that class's held-out images the
+# The committed full-study runs (chapter 6) are numbers without weights, so no
+# held-out recall exists for them: this table is this build's, from the profile named
+# above. Read it by row: `recall` is the share of that class's held-out images the
 # model labelled correctly, with an exact 95 % interval; the `called ...` columns say
 # where the others went. Normal recall far below its in-distribution value, with the
 # misses going to COVID, is the age-and-hospital shortcut made visible.

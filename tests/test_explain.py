@@ -110,7 +110,8 @@ def test_occlusion_and_held_out_tables(tiny_run):
 
     run, images = tiny_run
     table = occlusion_table({("m1", "study"): run}, lambda model: images)
-    assert list(table.columns) == ["model", "protocol", "as is", "chest hidden", "only chest shown"]
+    assert list(table.columns) == ["model", "protocol", "images", "as is", "chest hidden", "only chest shown"]
+    assert table.loc[0, "images"] == run.metrics["test_images"]  # fewer than max_images: all of them
     assert table.loc[0, "as is"] == pytest.approx(run.metrics["test_accuracy"])
     recall = held_out_recall({("m1", "study"): run}, lambda model: images)
     assert list(recall["class"]) == ["COVID", "Normal", "Viral Pneumonia"]
@@ -119,3 +120,31 @@ def test_occlusion_and_held_out_tables(tiny_run):
     picks = example_picks(run)
     assert set(picks.columns) == {"index", "true", "predicted", "correct"}
     assert all((row.true == row.predicted) == row.correct for row in picks.itertuples())
+
+
+def test_occlusion_sample_is_stratified_seeded_and_capped():
+    from xray_utils.explain import stratified_sample
+
+    labels = np.repeat([0, 1, 2], [500, 301, 199])
+    chosen = stratified_sample(labels, 300, seed=5)
+    assert len(chosen) == 300 and len(set(chosen)) == 300 and (np.diff(chosen) > 0).all()
+    assert np.bincount(labels[chosen]).tolist() == [150, 90, 60]  # 150, 90.3, 59.7 by largest remainder
+    np.testing.assert_array_equal(chosen, stratified_sample(labels, 300, seed=5))
+    assert not np.array_equal(chosen, stratified_sample(labels, 300, seed=6))
+    np.testing.assert_array_equal(stratified_sample(labels[:40], 300), np.arange(40))
+    np.testing.assert_array_equal(stratified_sample(labels, None), np.arange(1000))
+    with pytest.raises(ValueError, match="max_images=0"):
+        stratified_sample(labels, 0)
+
+
+def test_occlusion_table_scores_the_stated_sample(tiny_run):
+    from xray_utils.explain import occlusion_table, stratified_sample
+
+    run, images = tiny_run
+    table = occlusion_table({("m1", "study"): run}, lambda model: images, max_images=6, seed=3)
+    assert table.loc[0, "images"] == 6
+    predicted = run.predictions()
+    sample = stratified_sample(predicted["y_true"], 6, seed=3)
+    assert np.bincount(predicted["y_true"][sample]).tolist() == [2, 2, 2]
+    expected = (predicted["y_prob"][sample].argmax(1) == predicted["y_true"][sample]).mean()
+    assert table.loc[0, "as is"] == pytest.approx(expected)

@@ -1,0 +1,114 @@
+"""`xray-book train`: the model chapters' runs without Jupyter, reused across backends; readers never train under full."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from xray_utils import chapter
+from xray_utils.config import chapter_params, load_profile
+from xray_utils.errors import RunError, XrayError
+from xray_utils.train_runs import planned_runs, train_command
+
+BLOCKED = ("tensorflow", "papermill", "nbformat", "nbclient", "jupyter_client", "jupyter_core", "ipykernel",
+           "IPython", "jupytext", "myst_nb")
+
+# Runs `xray-book train` in a fresh interpreter where the modules above cannot be imported,
+# as on a GPU machine with JAX and nothing of Jupyter or TensorFlow.
+_WITHOUT_JUPYTER = textwrap.dedent("""
+    import importlib.abc, json, sys
+    BLOCKED = {blocked!r}
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    from xray_utils import runner
+    status = runner.main({argv!r})
+    print("LOADED", json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})))
+    sys.exit(status)
+""")
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from xray_utils.data import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "set", per_class=16, image_size=32)
+
+
+def _overrides(tiny_data):
+    return ["per_class=16", "epochs=1", "protocols=[study]", f"data_dir={tiny_data}"]
+
+
+def test_plan_matches_what_the_model_chapters_train():
+    full = chapter_params(**load_profile("full"))
+    assert planned_runs(full) == [(m, p) for m in ("m1", "m2", "m3", "m4") for p in ("study", "corrected")]
+    quick = chapter_params(**load_profile("quick"))
+    assert planned_runs(quick, ["m4", "m1"]) == [("m1", "study"), ("m1", "corrected"), ("m4", "study")]
+    with pytest.raises(XrayError, match="m5"):
+        planned_runs(quick, ["m5"])
+
+
+def test_train_command_repeats_the_non_default_parameters():
+    params = chapter_params(**{**load_profile("full"), "protocols": ["study"], "epochs": 3})
+    command = train_command(params, ["m2"])
+    assert command.startswith("xray-book train --profile full --only m2")
+    assert "--set epochs=3" in command and "'protocols=[study]'" in command and "seed" not in command
+
+
+def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data, tmp_path):
+    runs_dir = tmp_path / "runs"
+    argv = ["train", "--profile", "quick", "--only", "m1"] + [a for o in _overrides(tiny_data) for a in ("--set", o)]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "XRAY_RUNS_DIR": str(runs_dir), "XRAY_CACHE_DIR": str(tmp_path / "c")}
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_JUPYTER.format(blocked=BLOCKED, argv=argv)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "[m1/study] epoch   1/1" in done.stdout and "test accuracy" in done.stdout
+    loaded = json.loads(done.stdout.split("LOADED", 1)[1])
+    assert not set(loaded) & set(BLOCKED)
+    # the same run, found by key and read back under the backend this test process runs
+    params = chapter_params(**{**load_profile("quick"), "per_class": 16, "epochs": 1, "protocols": ["study"],
+                               "data_dir": str(tiny_data), "runs_dir": str(runs_dir)})
+    images = chapter.open_data(params)
+    runs = chapter.load_runs(params, images, models=("m1",), train_missing=False)
+    run = runs[("m1", "study")]
+    assert run.environment["backend"] == "jax"
+    model = run.load_model()
+    test = run.predictions()
+    again = np.asarray(model.predict(images.images[test["indices"]], verbose=0))
+    np.testing.assert_allclose(again, test["y_prob"], atol=1e-4)
+
+
+def test_reading_chapters_never_train_under_full(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setattr("xray_utils.training.train", lambda *a, **k: pytest.fail("a reading chapter trained"))
+    params = chapter_params(**{**load_profile("full"), "per_class": 16, "data_dir": str(tiny_data),
+                               "runs_dir": str(tmp_path / "empty")})
+    images = chapter.open_data(params)
+    with pytest.raises(RunError, match=r"No finished run for m1/study .*Train with: xray-book train --profile full "
+                                       r"--only m1 m2 m3 m4 --set data_dir=.* --set per_class=16"):
+        chapter.load_runs(params, images)
+
+
+def test_run_identity_does_not_depend_on_this_machine(tiny_data, monkeypatch):
+    """Model 4's `auto` weights resolve to ImageNet online and to none offline; the key must be the same."""
+    from xray_utils.config import train_config
+    from xray_utils.runs import find_run
+
+    monkeypatch.setattr("xray_utils.runs.resolve_weights",
+                        lambda *a: pytest.fail("finding a run must not probe the network or the disk"))
+    params = chapter_params(**{**load_profile("quick"), "per_class": 16, "data_dir": str(tiny_data)})
+    images = chapter.open_data(params)
+    folder = find_run(train_config("m4", "study", params), images)
+    assert folder.name.startswith("m4-study-")
+    monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: True)
+    online = find_run(train_config("m4", "study", params), images)
+    monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: False)
+    assert find_run(train_config("m4", "study", params), images) == online == folder
