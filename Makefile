@@ -18,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters html test unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
+.PHONY: book chapters train html test unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ book: $(STAMP)
 
 chapters: $(STAMP)
 	$(BIN)/xray-book run --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(foreach s,$(SET),--set $(s))
+
+## Training only (no chapters, no book): e.g. `make train PROFILE=full` on a GPU machine.
+train: $(STAMP)
+	$(BIN)/xray-book train --profile $(PROFILE) $(foreach s,$(SET),--set $(s))
 
 html: $(STAMP)
 	$(BIN)/xray-book build

@@ -83,7 +83,10 @@ for (model, _), run in study_runs.items():
 #
 # If a model reads pathology, blanking the central chest region (both lung fields)
 # should drop it to chance (1/3). If it stays well above chance with the lungs hidden,
-# it is using something else: borders, collimation, markers, body size.
+# it is using something else: borders, collimation, markers, body size. Each model is
+# scored on a stratified sample of at most 300 of its test images (three passes over
+# the whole test set at 192 px would take most of this chapter's time on a CPU); the
+# `images` column says how many, and "as is" is the accuracy on that same sample.
 
 # %% tags=["nbval-check-output"]
 occlusion = explain.occlusion_table(study_runs, lambda model: chapter.images_for(model, params, images))

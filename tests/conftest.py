@@ -13,6 +13,18 @@ PROJECT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("XRAY_SHARED_DATA", PROJECT.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _jax_cache_outside_the_project(tmp_path_factory):
+    """Module-scoped fixtures train before the per-test fixtures run: keep JAX's compile cache in tmp."""
+    previous = os.environ.get("XRAY_JAX_CACHE_DIR")
+    os.environ["XRAY_JAX_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "jax-compilation")
+    yield
+    if previous is None:
+        os.environ.pop("XRAY_JAX_CACHE_DIR", None)
+    else:
+        os.environ["XRAY_JAX_CACHE_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _isolated_paths(tmp_path_factory, monkeypatch):
     """Every test gets its own cache and runs folder, and no XRAY_DATA_DIR from outside."""

@@ -100,8 +100,10 @@ def tiny_run(tmp_path_factory):
 
     root = make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "set", per_class=12, image_size=32)
     images = load_images(find_dataset(root), 32, 1, cache_dir=tmp_path_factory.mktemp("cache"))
-    run = train(TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8), images,
-                runs_dir=tmp_path_factory.mktemp("runs"), stream=io.StringIO())
+    with pytest.MonkeyPatch.context() as patch:  # module fixtures run before conftest's per-test paths
+        patch.setenv("XRAY_JAX_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+        run = train(TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8), images,
+                    runs_dir=tmp_path_factory.mktemp("runs"), stream=io.StringIO())
     return run, images
 
 

@@ -17,6 +17,18 @@ Each data and model figure is the median of ``--repeat``/``--model-repeat``
 runs, each in a fresh process (so peak RSS, the cold cache and backend start-up
 are honest). ``--fast`` keeps to one repetition, model 1 and the quick input
 size (about a minute). Nothing is asserted: these are figures to read, not tests.
+
+``--device`` (alias ``--gpu``) prints one other table instead, for sizing the
+full profile on an accelerator: per model, at the full profile's input size and
+batch, ``--epochs`` training epochs of ``--steps`` steps (default 92: one study
+epoch of the full data set, 80 % of 3,679 images / 32), in a fresh process
+each. The first epoch pays tracing and compilation; "compile s" is that epoch
+minus the median of the others ("s/epoch"). "50 ep min" = compile + 50 steady
+epochs: training only (no validation, no prediction). ``--precision`` and
+``--steps-per-execution`` take several values; JAX's persistent compilation
+cache (:mod:`xray_utils.accel`) is on unless ``--no-compile-cache``, and
+"cache" counts the entries each process wrote (0 on a warm cache). Small
+``--steps``/``--model-sizes`` make it run, slowly, on a CPU.
 """
 
 from __future__ import annotations
@@ -99,6 +111,118 @@ print(json.dumps({"setup_s": setup, "train_img_s": train, "infer_img_s": infer})
 """
 
 
+_DEVICE_CHILD = r"""
+import json, statistics, sys, time
+import numpy as np
+import keras
+from xray_utils.accel import enable_compilation_cache
+from xray_utils.models import build_model, precision
+from xray_utils.pipeline import batches, one_hot
+from xray_utils.training import build_training_state, compile_study
+spec = json.loads(sys.argv[1])
+cache = enable_compilation_cache()
+cached_before = len(list(cache.iterdir())) if cache else 0
+size, batch, steps = spec["size"], spec["batch"], spec["steps"]
+n = batch * steps
+rng = np.random.default_rng(0)
+if spec["data"]:
+    from xray_utils.data import find_dataset, load_images
+    imageset = load_images(find_dataset(spec["data"]), size, 3, progress=False)
+    chosen = np.resize(rng.permutation(len(imageset.labels)), n)  # cycles when the set is small
+    images, labels = imageset.images[chosen], imageset.labels[chosen]
+else:
+    images, labels = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), rng.integers(0, 3, n)
+targets = one_hot(labels, 3)
+keras.utils.set_random_seed(0)
+start = time.perf_counter()
+with precision(spec["precision"]):
+    model = build_model(spec["model"], (size, size, 3))
+compile_study(model, steps_per_execution=spec["steps_per_execution"])
+build_training_state(model, images[:2], targets[:2])
+build_s = time.perf_counter() - start
+seconds = []
+timer = keras.callbacks.LambdaCallback(
+    on_epoch_begin=lambda epoch, logs: seconds.append(time.perf_counter()),
+    on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - seconds.pop()))
+model.fit(batches(images, targets, np.arange(n), batch, shuffle=True), epochs=spec["epochs"], verbose=0,
+          shuffle=False, callbacks=[timer])
+steady = statistics.median(seconds[1:])
+backend = keras.backend.backend()
+if backend == "jax":
+    import jax
+    device = ", ".join(f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices())
+elif backend == "tensorflow":
+    import tensorflow as tf
+    gpus = tf.config.list_logical_devices("GPU")
+    device = ", ".join(d.name for d in gpus) or "CPU"
+else:
+    import torch
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+print(json.dumps({"build_s": build_s, "first_s": seconds[0], "steady_s": steady, "device": device,
+                  "cache_written": (len(list(cache.iterdir())) - cached_before) if cache else None}))
+"""
+
+
+def device_figures(spec: dict, backend: str, compile_cache: bool = True) -> dict:
+    """One fresh process timing ``spec["epochs"]`` epochs of one model; seconds, images/s, device.
+
+    ``spec``: model, size (px), batch, steps (per epoch), epochs (>= 2),
+    precision, steps_per_execution, data (folder or None: random uint8 images).
+    """
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if not compile_cache:
+        env["XRAY_JAX_CACHE_DIR"] = "off"
+    out = subprocess.run([sys.executable, "-c", _DEVICE_CHILD, json.dumps(spec)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode:
+        return {"error": (out.stderr.strip().splitlines() or ["no output"])[-1][:160]}
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    images = spec["batch"] * spec["steps"]
+    r["compile_s"] = max(r["first_s"] - r["steady_s"], 0.0)
+    r["ms_per_step"] = 1000 * r["steady_s"] / spec["steps"]
+    r["img_s"] = images / r["steady_s"]
+    r["fifty_epochs_min"] = (r["build_s"] + r["compile_s"] + 50 * r["steady_s"]) / 60
+    return r
+
+
+DEVICE_COLUMNS = ("model", "input", "precision", "spe", "compile s", "s/epoch", "ms/step", "img/s",
+                  "50 ep min", "cache", "device")
+
+
+def _print_device_table(args) -> None:
+    """The ``--device`` table: one fresh process per model, size, precision and steps_per_execution."""
+    from .accel import cache_dir_setting
+    from .config import load_profile
+
+    backend = (args.backends or [os.environ.get("KERAS_BACKEND") or
+                                 ("jax" if "jax" in installed_backends() else installed_backends()[0])])[0]
+    steps = args.steps or 92
+    data = None if (args.data or "synthetic") == "synthetic" else args.data  # XRAY_DATA_DIR=synthetic: random
+    cache = cache_dir_setting() if not args.no_compile_cache else None
+    print(f"Device mode: backend {backend}, batch {args.batch}, {steps} steps per epoch, {args.epochs} epochs "
+          f"(the first pays compilation), {'data from ' + data if data else 'random uint8 images'}, "
+          f"compilation cache: {cache if cache and backend == 'jax' else 'off'}; "
+          "50 ep min = set-up + compile + 50 steady epochs, training only")
+    widths = (6, 10, 15, 4, 10, 8, 8, 8, 10, 6)
+    print(" ".join(f"{c:>{w}}" for c, w in zip(DEVICE_COLUMNS, widths)) + "  device")
+    for name in args.models or ["m1", "m2", "m3", "m4"]:
+        for size in args.model_sizes or [load_profile("full")["image_size"]]:
+            for policy in args.precision:
+                for spe in args.steps_per_execution:
+                    spec = {"model": name, "size": size, "batch": args.batch, "steps": steps,
+                            "epochs": args.epochs, "precision": policy, "steps_per_execution": spe,
+                            "data": data}
+                    r = device_figures(spec, backend, not args.no_compile_cache)
+                    head = f"{name:>6} {f'{size}x{size}x3':>10} {policy:>15} {spe:>4}"
+                    if "error" in r:
+                        print(f"{head}  failed: {r['error']}", flush=True)
+                        continue
+                    cache_col = "off" if r["cache_written"] is None else f"+{r['cache_written']}"
+                    print(f"{head} {r['compile_s']:>10.1f} {r['steady_s']:>8.2f} {r['ms_per_step']:>8.1f} "
+                          f"{r['img_s']:>8.0f} {r['fifty_epochs_min']:>10.1f} {cache_col:>6}  {r['device']}",
+                          flush=True)
+
+
 def installed_backends() -> list[str]:
     """Keras backends whose library imports here."""
     import importlib.util
@@ -140,14 +264,31 @@ def main(argv: list[str] | None = None) -> int:
                         help="input sizes (default: the quick and full profiles' sizes)")
     parser.add_argument("--backends", nargs="+", default=None, help="Keras backends (default: all installed)")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=6, help="training steps timed per repetition")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps timed per repetition (default 6), or per epoch with --device (default 92)")
     parser.add_argument("--large-steps", type=int, default=2,
                         help="timed steps for m4 and for inputs of 128 px or more (slow on a CPU)")
     parser.add_argument("--skip-data", action="store_true")
     parser.add_argument("--end-to-end", action="store_true",
                         help="run `xray-book all --profile quick` now (rebuilds the book in place, about 5 min) "
                              "and time it; otherwise the last run's recorded times are printed")
+    device = parser.add_argument_group("--device mode (for a GPU: see the module docstring)")
+    device.add_argument("--device", "--gpu", action="store_true",
+                        help="only the per-model compile/steady-epoch table at the full profile's size")
+    device.add_argument("--epochs", type=int, default=3, help="epochs per model; the first pays compilation")
+    device.add_argument("--precision", nargs="+", default=["float32"],
+                        choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    device.add_argument("--steps-per-execution", type=int, nargs="+", default=[1])
+    device.add_argument("--no-compile-cache", action="store_true",
+                        help="do not use JAX's persistent compilation cache (XRAY_JAX_CACHE_DIR=off)")
     args = parser.parse_args(argv)
+    if args.device:
+        if args.epochs < 2:
+            parser.error("--epochs must be at least 2: the first one pays compilation")
+        print(f"xray-bench --device on {platform.node() or 'this machine'}, {time.strftime('%Y-%m-%d %H:%M')}")
+        _print_device_table(args)
+        return 0
+    args.steps = args.steps or 6
     repeat = 1 if args.fast else args.repeat
     print(f"xray-bench on {platform.node() or 'this machine'}: {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")

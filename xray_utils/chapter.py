@@ -170,7 +170,7 @@ def open_external(params: dict[str, Any], images: xdata.ImageSet, image_size: in
 def _external_index(params: dict[str, Any], images: xdata.ImageSet) -> xdata.DatasetIndex | None:
     if params["external_dir"]:  # named by the user: a wrong path is an error, not a silent skip
         index = xdata.find_dataset(params["external_dir"], required=("COVID", "Normal"))
-        return replace(index, data_subset="external", subset_reason=f"every file in external_dir '{index.root}'")
+        return replace(index, data_subset="external", subset_reason=f"every file in external_dir ({index.root.name})")
     beside = images.root.parent / "external"
     if beside.is_dir():
         try:
@@ -179,7 +179,7 @@ def _external_index(params: dict[str, Any], images: xdata.ImageSet) -> xdata.Dat
             print(f"note: the 'external' folder beside the data is not a held-out set ({missing}); "
                   "the external-data part is skipped.")
             return None
-        return replace(index, data_subset="external", subset_reason=f"every file in the 'external' folder '{index.root}'")
+        return replace(index, data_subset="external", subset_reason="every file in the 'external' folder beside the data")
     full = xdata.find_dataset(images.root)
     shifted = xdata.shift_set(full, xdata.select_subset(full, images.data_subset))
     if shifted is None:

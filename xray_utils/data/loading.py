@@ -97,7 +97,7 @@ class ImageSet:
         counts = ", ".join(f"{k}: {v}" for k, v in self.counts.items())
         return (
             f"{len(self)} images ({counts}) as {self.images.shape[1:]} uint8 "
-            f"from {source} at {self.root}; data_subset={self.data_subset}: {self.subset_reason}"
+            f"from {source} ({self.root.name}); data_subset={self.data_subset}: {self.subset_reason}"
         )
 
 
