@@ -67,7 +67,7 @@ table = chapter.study_results(params, images)
 full = full_study.load_full_study()
 chapter.show_table(full_study.headline(full, table, params["profile"], synthetic=images.synthetic))
 print(full.describe() if full else "No full-study results found in results/full.")
-print(f"This build: profile {params['profile']}; images: {images.describe()}")
+print(f"This build: the {params['profile']} profile, on the images described above.")
 
 # %% mystnb={"image": {"alt": "Test accuracy of each model in this build with its 95 % interval, next to the accuracy the original study published."}} tags=["remove-input"]
 if table is not None:

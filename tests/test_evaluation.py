@@ -72,14 +72,6 @@ def test_thumbnail_baseline_separates_brightness_not_noise():
     assert evaluation.thumbnail_baseline(images, labels, size=4) > 0.95
 
 
-def test_headline_table_reads_well(runs):
-    table = evaluation.headline_table(evaluation.results_table({("m1", "study"): runs[("m1", "study")]}))
-    assert list(table.columns) == ["model", "test accuracy", "95 % interval", "original study", "test images"]
-    row = table.iloc[0]
-    assert row["model"] == "Model 1: plain CNN" and row["original study"] == 0.978
-    assert row["95 % interval"].endswith("to 1.000")
-
-
 def test_mcnemar_on_a_hand_made_table():
     # 2x2 table: both right 50, only A right 10, only B right 2, both wrong 8.
     a = np.array([1] * 50 + [1] * 10 + [0] * 2 + [0] * 8, bool)

@@ -73,17 +73,6 @@ def results_table(runs: dict, with_published: bool = True) -> pd.DataFrame:
     return table
 
 
-def headline_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The front page's table: model, accuracy with its 95 % interval, the original's accuracy."""
-    return pd.DataFrame({
-        "model": table["title"],
-        "test accuracy": table["test_accuracy"].round(3),
-        "95 % interval": [f"{low:.3f} to {high:.3f}" for low, high in zip(table["ci95_low"], table["ci95_high"])],
-        "original study": table["published_test_accuracy"].round(3),
-        "test images": table["test_images"],
-    })
-
-
 def report_frame(run: Run) -> pd.DataFrame:
     """scikit-learn's classification report as a table (precision, recall, f1, support)."""
     predicted = run.predictions()

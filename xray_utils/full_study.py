@@ -51,7 +51,8 @@ class FullStudy:
 
     def describe(self) -> str:
         """Where the numbers come from, and which planned runs are missing."""
-        lines = [f"Full study: {self.title} ({self.source.get('backend', '')}); data fingerprint {self.fingerprint}."]
+        lines = [f"The full study ran on {self.source.get('hardware', 'unknown hardware')}, "
+                 f"{self.source.get('date', '?')} ({self.source.get('backend', '')}); data fingerprint {self.fingerprint}."]
         if self.source.get("data"):
             lines.append(f"Data: {self.source['data']}.")
         if self.missing:
