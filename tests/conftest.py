@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from xray_utils.data import canonical_class
+
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("XRAY_SHARED_DATA", PROJECT.parent / "shared" / "data"))
 
@@ -67,7 +69,8 @@ def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, 
         dataset = root / "COVID-19_Radiography_Dataset"
         names = names or ["COVID", "Normal", "Viral Pneumonia"]
         for c, name in enumerate(names):
-            first = 63 if name == "Normal" else 1  # the 2021 release's pediatric normals, the study's
+            # the 2021 release's pediatric normals (the study's) are Normal-63 ... Normal-1403
+            first = 63 if canonical_class(name) == "Normal" else 1
             for i in range(per_class):
                 write_png(dataset / name / "images" / f"{name}-{i + first}.png", size, seed=100 * c + i)
                 write_png(dataset / name / "masks" / f"{name}-{i + first}.png", size, value=255)

@@ -74,13 +74,13 @@ def test_non_image_files_and_masks_are_ignored(tmp_path, untouched):
 ])
 def test_broken_image_is_skipped_and_reported(tmp_path, untouched, damage, reason):
     dataset = make_tree(tmp_path, per_class=3)
-    damage(dataset / "Normal" / "images" / "Normal-2.png")
+    damage(dataset / "Normal" / "images" / "Normal-64.png")
     with pytest.raises(DataError, match="Normal"):  # 1 of 3 is far more than 1 %
         _open(tmp_path)
     from xray_utils.data import find_dataset, load_images
 
     images = load_images(find_dataset(tmp_path), 32, 1, cache_dir=tmp_path / "c", max_unreadable_fraction=0.5)
-    assert [(s.file, reason in s.reason) for s in images.skipped] == [("Normal/images/Normal-2.png", True)]
+    assert [(s.file, reason in s.reason) for s in images.skipped] == [("Normal/images/Normal-64.png", True)]
 
 
 def test_unreadable_file_permissions_are_skipped(tmp_path, untouched, monkeypatch):
@@ -121,7 +121,7 @@ def test_odd_but_valid_images_all_load_to_one_form(tmp_path, untouched):
     write_png(folder / "large.png", size=(4000, 4000))
     write_png(folder / "small.png", size=(16, 16))
     write_png(folder / "wide.png", size=(300, 90))
-    images = _open(tmp_path)
+    images = _open(tmp_path, data_subset="all")  # not release names: "study" would leave them out
     assert images.images.shape == (14, 32, 32, 1) and images.images.dtype == np.uint8 and not images.skipped
 
 
@@ -184,17 +184,17 @@ def test_identical_files_in_one_class_are_reported(tmp_path, untouched):
     from xray_utils.data import find_duplicates
 
     dataset = make_tree(tmp_path)
-    shutil.copy(dataset / "Normal" / "images" / "Normal-1.png", dataset / "Normal" / "images" / "Normal-1 (copy).png")
-    report = find_duplicates(_open(tmp_path))
+    shutil.copy(dataset / "Normal" / "images" / "Normal-63.png", dataset / "Normal" / "images" / "Normal-63 (copy).png")
+    report = find_duplicates(_open(tmp_path, data_subset="all"))  # "study" keeps only release names
     exact = report[report.kind == "exact"]
     assert len(exact) == 1 and set(exact.iloc[0][["file_a", "file_b"]]) == {
-        "Normal/images/Normal-1.png", "Normal/images/Normal-1 (copy).png"}
+        "Normal/images/Normal-63.png", "Normal/images/Normal-63 (copy).png"}
 
 
 def test_identical_files_in_two_classes_are_an_error(tmp_path, untouched):
     dataset = make_tree(tmp_path)
-    shutil.copy(dataset / "Normal" / "images" / "Normal-1.png", dataset / "COVID" / "images" / "COVID-77.png")
-    with pytest.raises(DataError, match="two classes: .*COVID-77.png.*Normal-1.png"):
+    shutil.copy(dataset / "Normal" / "images" / "Normal-63.png", dataset / "COVID" / "images" / "COVID-77.png")
+    with pytest.raises(DataError, match="two classes: .*COVID-77.png.*Normal-63.png"):
         _open(tmp_path)
 
 

@@ -60,16 +60,16 @@ def test_jpeg_named_png_and_odd_sizes(tmp_path):
                                             (None, "broken")])
 def test_broken_files_are_skipped_and_reported(tmp_path, content, reason):
     dataset = make_tree(tmp_path, per_class=4)
-    bad = dataset / "Normal" / "images" / "Normal-2.png"
+    bad = dataset / "Normal" / "images" / "Normal-64.png"
     if content is None:  # truncated PNG
         bad.write_bytes(bad.read_bytes()[:60])
     else:
         bad.write_bytes(content)
     images = load_images(find_dataset(dataset), 16, 1, cache_dir=tmp_path / "c", max_unreadable_fraction=0.5)
     assert len(images) == 11
-    assert [s.file for s in images.skipped] == ["Normal/images/Normal-2.png"]
+    assert [s.file for s in images.skipped] == ["Normal/images/Normal-64.png"]
     assert reason in images.skipped[0].reason
-    assert "Normal/images/Normal-2.png" not in images.files
+    assert "Normal/images/Normal-64.png" not in images.files
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")
@@ -82,7 +82,7 @@ def test_unreadable_permissions_are_skipped(tmp_path):
 
 def test_too_many_unreadable_images_in_a_class_fails_naming_the_folder(tmp_path):
     dataset = make_tree(tmp_path, per_class=4)
-    (dataset / "Normal" / "images" / "Normal-1.png").write_bytes(b"")
+    (dataset / "Normal" / "images" / "Normal-63.png").write_bytes(b"")
     with pytest.raises(DataError, match="Normal"):
         load_images(find_dataset(dataset), 16, 1, cache_dir=tmp_path / "c")
 
