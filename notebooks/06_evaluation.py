@@ -56,7 +56,9 @@ images = chapter.open_data(params)
 #
 # Nothing is retrained here: each model chapter saved a run folder (model, history,
 # split, test predictions, versions), and this chapter reads them. A run is missing
-# only if its chapter was skipped; it is then trained now, with a note.
+# only if its chapter was skipped; it is then trained now, with a note (under the
+# `full` profile the chapter stops instead, naming the `xray-book train` command that
+# makes it: hours of training on a CPU should never start by surprise).
 
 # %%
 runs = chapter.load_runs(params, images)
@@ -66,9 +68,9 @@ for (model, protocol), run in runs.items():
           f"{run.environment['backend']} backend)")
 
 # %% [markdown]
-# Every run was scored on the same test images (the study's 20 % split):
+# Every run was scored on the same test images (the study's 20 % split).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 print(sorted(runs), {run.metrics["test_images"] for run in runs.values()})
 
 # %% [markdown]

@@ -108,9 +108,10 @@ chapter.show_table(occlusion, 3)
 
 # %%
 held_out = {}
-for model in {m for m, _ in study_runs}:
-    size = chapter.images_for(model, params, images).image_size
-    held_out[size] = held_out.get(size) or chapter.open_external(params, images, size)
+for size in sorted({chapter.images_for(model, params, images).image_size for model, _ in study_runs}):
+    held_out[size] = chapter.open_external(params, images, size)
+    if held_out[size] is None:
+        break  # the note says why; no other input size has a held-out set either
 if all(held_out.values()):
     chapter.show_table(data.provenance_table(next(iter(held_out.values()))))
 
