@@ -34,7 +34,7 @@ def test_results_table_accuracy_interval_and_published_numbers(runs):
     table = evaluation.results_table(runs)
     study = table[table.protocol == "study"].iloc[0]
     assert study.test_accuracy == 1.0 and study.ci95_high == 1.0
-    assert study.ci95_low == pytest.approx(1 - 0.025 ** (1 / 30) * 1, abs=1e-3) or study.ci95_low < 1
+    assert study.ci95_low == pytest.approx(0.025 ** (1 / 30), abs=1e-6)  # exact bound for 30/30: about 0.884
     assert study.published_test_accuracy == pytest.approx(0.978149)
     corrected = table[table.protocol == "corrected"].iloc[0]
     assert corrected.test_accuracy == pytest.approx(25 / 30)
