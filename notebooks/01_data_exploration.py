@@ -103,8 +103,7 @@ print(f"data_subset={params['data_subset']}:", full_index.counts)
 print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
 
 # %% mystnb={"image": {"alt": "Bar chart of the number of images in each class."}}
-plots.class_counts(images.counts, synthetic=images.synthetic);
-
+plots.class_counts(images.counts, synthetic=images.synthetic)
 # %% [markdown]
 # ## What the images look like
 #
@@ -112,9 +111,7 @@ plots.class_counts(images.counts, synthetic=images.synthetic);
 # markers and the exposure, not only at the lungs.
 
 # %% mystnb={"image": {"alt": "A grid of example chest X-rays, one row per class."}}
-plots.sample_grid(images.images, images.labels, images.class_names, synthetic=images.synthetic,
-                  files=images.files);
-
+plots.sample_grid(images.images, images.labels, images.class_names, synthetic=images.synthetic, files=images.files)
 # %% [markdown]
 # ## Pixel intensities
 #
@@ -122,8 +119,7 @@ plots.sample_grid(images.images, images.labels, images.class_names, synthetic=im
 # without ever looking at lung tissue.
 
 # %% mystnb={"image": {"alt": "Histograms of pixel intensity (0 to 255) for each class."}}
-plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic);
-
+plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic)
 # %% [markdown]
 # ## The raw files
 #
@@ -144,8 +140,10 @@ chapter.show_table(data.survey_files(full_index))
 # %%
 split = data.study_split(images.labels, seed=params["seed"])
 duplicates = data.find_duplicates(images, split)
-print(f"{(duplicates.kind == 'exact').sum()} exact and {(duplicates.kind == 'near').sum()} near-duplicate pairs; "
-      f"{int(duplicates.crosses_split.sum()) if len(duplicates) else 0} of them straddle train and test.")
+print(
+    f"{(duplicates.kind == 'exact').sum()} exact and {(duplicates.kind == 'near').sum()} near-duplicate pairs; "
+    f"{int(duplicates.crosses_split.sum()) if len(duplicates) else 0} of them straddle train and test."
+)
 chapter.show_table(duplicates.head(10))
 
 # %% [markdown]
@@ -156,8 +154,7 @@ chapter.show_table(duplicates.head(10))
 # collimation, borders and markers differ between hospitals.
 
 # %% mystnb={"image": {"alt": "The average image of each class, side by side."}}
-plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic);
-
+plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic)
 # %% [markdown]
 # How much can be told from coarse appearance alone? A plain logistic regression that
 # sees each image only as an 8×8 blur (64 numbers, no lung detail at all):

@@ -108,8 +108,7 @@ study = runs["study"]
 # learning rate.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 1: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images.synthetic);
-
+plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images.synthetic)
 # %% [markdown]
 # ## Test results
 
@@ -124,7 +123,7 @@ chapter.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items
 chapter.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 1 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synthetic);
+plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synthetic)
 
 # %% [markdown]
 # ## Summary

@@ -75,8 +75,10 @@ images = chapter.open_data(params)
 
 # %% tags=["nbval-check-output"]
 study_size_model = build_model("m2", (192, 192, 3))
-print(f"{study_size_model.count_params():,} parameters at 192x192x3 "
-      f"({study_size_model.count_params() - build_model('m1', (192, 192, 3)).count_params():,} more than Model 1)")
+print(
+    f"{study_size_model.count_params():,} parameters at 192x192x3 "
+    f"({study_size_model.count_params() - build_model('m1', (192, 192, 3)).count_params():,} more than Model 1)"
+)
 chapter.show_table(layer_table(study_size_model))
 
 # %% tags=["nbval-check-output"]
@@ -102,8 +104,7 @@ study = runs["study"]
 # statistics mismatch described above.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 2: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 2, study protocol", synthetic=images.synthetic);
-
+plots.learning_curves(study.history, "Model 2, study protocol", synthetic=images.synthetic)
 # %% [markdown]
 # ## Test results
 
@@ -114,7 +115,7 @@ chapter.show_table(evaluation.results_table({("m2", p): r for p, r in runs.items
 chapter.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 2 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synthetic);
+plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synthetic)
 
 # %% [markdown]
 # ## Summary

@@ -64,8 +64,10 @@ images = chapter.open_data(params)
 runs = chapter.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
 for (model, protocol), run in runs.items():
-    print(f"{model:>3} / {protocol:<9} {run.name}  ({run.metrics['epochs_run']} epochs, "
-          f"{run.environment['backend']} backend)")
+    print(
+        f"{model:>3} / {protocol:<9} {run.name}  ({run.metrics['epochs_run']} epochs, "
+        f"{run.environment['backend']} backend)"
+    )
 
 # %% [markdown]
 # Every run was scored on the same test images (the study's 20 % split).
@@ -86,8 +88,7 @@ table = evaluation.results_table(study_runs)
 chapter.show_table(table.drop(columns=["title"]))
 
 # %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}}
-plots.accuracy_comparison(table, synthetic=images.synthetic);
-
+plots.accuracy_comparison(table, synthetic=images.synthetic)
 # %% [markdown]
 # ## Classification reports
 #
@@ -96,14 +97,12 @@ plots.accuracy_comparison(table, synthetic=images.synthetic);
 # number, obvious here.
 
 # %%
-for (model, protocol), run in study_runs.items():
+for (model, _protocol), run in study_runs.items():
     print(evaluation.MODEL_TITLES[model])
     chapter.show_table(evaluation.report_frame(run), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
-plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()},
-                     synthetic=images.synthetic);
-
+plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic)
 # %% [markdown]
 # ## ROC curves and AUC
 #
@@ -113,8 +112,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # another class. The original study reported none of this.
 
 # %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models."}}
-plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
-
+plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic)
 # %%
 chapter.show_table(evaluation.auc_table(study_runs))
 
@@ -150,11 +148,11 @@ if full:
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models in the full study (192x192 inputs, every image, 50 epochs)."}}
 if full:
-    plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in full.study_runs().items()});
+    plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in full.study_runs().items()})
 
 # %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models in the full study."}}
 if full:
-    plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in full.study_runs().items()});
+    plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in full.study_runs().items()})
 
 # %% [markdown]
 # The two protocols in the full study, where both runs exist (the missing ones are

@@ -67,8 +67,10 @@ study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
 
 # %% tags=["nbval-check-output"]
 intervals = evaluation.bootstrap_table(study_runs, resamples=1000, seed=params["seed"])
-print(f"{len(intervals)} intervals: {intervals.index.get_level_values('metric').nunique()} metrics "
-      f"x {intervals.index.get_level_values('run').nunique()} runs")
+print(
+    f"{len(intervals)} intervals: {intervals.index.get_level_values('metric').nunique()} metrics "
+    f"x {intervals.index.get_level_values('run').nunique()} runs"
+)
 
 # %%
 chapter.show_table(intervals.reset_index(), 3)
@@ -88,8 +90,7 @@ chapter.show_table(evaluation.mcnemar_table(runs), digits=6)
 # Where the disagreements fall, class by class:
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
-plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
-
+plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic)
 # %% [markdown]
 # ## Can the confidence be trusted?
 #
@@ -99,8 +100,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # gap, weighted by how many predictions fall in each bin.
 
 # %% mystnb={"image": {"alt": "Reliability diagram: observed accuracy against stated confidence for each model, with the diagonal of perfect calibration."}}
-plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in runs.items()}, synthetic=images.synthetic);
-
+plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in runs.items()}, synthetic=images.synthetic)
 # %%
 chapter.show_table(evaluation.calibration_table(runs), 3)
 
@@ -114,9 +114,12 @@ chapter.show_table(evaluation.calibration_table(runs), 3)
 for (model, _), run in study_runs.items():
     mistakes = evaluation.confident_mistakes(run, count=6)
     if len(mistakes):
-        plots.mistakes_gallery(chapter.images_for(model, params, images).images, mistakes,
-                               f"{evaluation.MODEL_TITLES[model]}: most confident mistakes",
-                               synthetic=images.synthetic)
+        plots.mistakes_gallery(
+            chapter.images_for(model, params, images).images,
+            mistakes,
+            f"{evaluation.MODEL_TITLES[model]}: most confident mistakes",
+            synthetic=images.synthetic,
+        )
 
 # %% [markdown]
 # ## The same questions for the full study
@@ -140,7 +143,7 @@ if full:
 
 # %% mystnb={"image": {"alt": "Reliability diagram of the full-study runs: observed accuracy against stated confidence."}}
 if full:
-    plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in full.runs.items()});
+    plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in full.runs.items()})
 
 # %%
 if full:

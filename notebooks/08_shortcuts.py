@@ -75,8 +75,13 @@ for (model, _), run in study_runs.items():
     picks = explain.example_picks(run, per_class=1)
     if len(picks):
         maps = explain.heatmaps(run.load_model(), model_images[picks["index"]])
-        plots.heatmap_gallery(model_images[picks["index"]], maps, picks,
-                              f"{evaluation.MODEL_TITLES[model]}: Grad-CAM", synthetic=images.synthetic)
+        plots.heatmap_gallery(
+            model_images[picks["index"]],
+            maps,
+            picks,
+            f"{evaluation.MODEL_TITLES[model]}: Grad-CAM",
+            synthetic=images.synthetic,
+        )
 
 # %% [markdown]
 # ## Hide the lungs
@@ -118,7 +123,8 @@ if all(held_out.values()):
 # %%
 if all(held_out.values()):
     recall = explain.held_out_recall(
-        study_runs, lambda model: held_out[chapter.images_for(model, params, images).image_size])
+        study_runs, lambda model: held_out[chapter.images_for(model, params, images).image_size]
+    )
     chapter.show_table(recall, 3)
 
 # %% [markdown]

@@ -1,5 +1,4 @@
 import io
-import json
 
 import keras
 import numpy as np
@@ -21,8 +20,11 @@ def restore_jax_cache():
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-             "jax_persistent_cache_min_entry_size_bytes")
+    names = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
     before = {name: getattr(jax.config, name) for name in names}
     yield
     for name, value in before.items():

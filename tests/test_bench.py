@@ -10,9 +10,20 @@ def test_end_to_end_table_reads_the_last_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(runner, "timings_file", lambda: record)
     bench._print_end_to_end(False, None)
     assert "no `xray-book` run recorded yet" in capsys.readouterr().out
-    record.write_text(json.dumps({"profile": "quick", "data": "synthetic", "backend": "tensorflow",
-                                  "finished": "2026-11-26 01:00:00", "chapters_s": {"01_a": 10.0, "02_b": 20.5},
-                                  "book_build_s": 4.0, "wall_s": 25.0, "jobs": 2}))
+    record.write_text(
+        json.dumps(
+            {
+                "profile": "quick",
+                "data": "synthetic",
+                "backend": "tensorflow",
+                "finished": "2026-11-26 01:00:00",
+                "chapters_s": {"01_a": 10.0, "02_b": 20.5},
+                "book_build_s": 4.0,
+                "wall_s": 25.0,
+                "jobs": 2,
+            }
+        )
+    )
     bench._print_end_to_end(False, None)
     out = capsys.readouterr().out
     assert "profile quick, data synthetic" in out
@@ -32,8 +43,23 @@ def test_device_mode_prints_the_table_on_tiny_settings(capsys):
     """Runs for real, in a fresh process, under this session's backend (CPU here; a GPU in use)."""
     import keras
 
-    status = bench.main(["--device", "--models", "m1", "--model-sizes", "32", "--batch", "4", "--steps", "2",
-                         "--epochs", "2", "--backends", keras.backend.backend()])
+    status = bench.main(
+        [
+            "--device",
+            "--models",
+            "m1",
+            "--model-sizes",
+            "32",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--epochs",
+            "2",
+            "--backends",
+            keras.backend.backend(),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     header = next(line for line in out.splitlines() if line.split()[:1] == ["model"])

@@ -1,22 +1,31 @@
 import pytest
 
-from xray_utils.config import (CHAPTER_PARAMETERS, TrainConfig, chapter_params, load_profile, parse_overrides,
-                               train_config)
+from xray_utils.config import (
+    CHAPTER_PARAMETERS,
+    TrainConfig,
+    chapter_params,
+    load_profile,
+    parse_overrides,
+    train_config,
+)
 from xray_utils.errors import ConfigError
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("model", "m5", "model='m5' is not known; allowed: m1, m2, m3, m4"),
-    ("epochs", 0, "epochs=0 is not allowed"),
-    ("epochs", -3, "epochs=-3"),
-    ("batch_size", 0, "batch_size=0"),
-    ("image_size", 8, "image_size=8 is not allowed"),
-    ("image_size", 100, "multiple of 16"),
-    ("channels", 2, "channels=2"),
-    ("protocol", "tuned", "protocol='tuned' is not known"),
-    ("weights", "resnet", "weights='resnet' is not known"),
-    ("precision", "float8", "precision='float8' is not known; allowed: float32, mixed_float16"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("model", "m5", "model='m5' is not known; allowed: m1, m2, m3, m4"),
+        ("epochs", 0, "epochs=0 is not allowed"),
+        ("epochs", -3, "epochs=-3"),
+        ("batch_size", 0, "batch_size=0"),
+        ("image_size", 8, "image_size=8 is not allowed"),
+        ("image_size", 100, "multiple of 16"),
+        ("channels", 2, "channels=2"),
+        ("protocol", "tuned", "protocol='tuned' is not known"),
+        ("weights", "resnet", "weights='resnet' is not known"),
+        ("precision", "float8", "precision='float8' is not known; allowed: float32, mixed_float16"),
+    ],
+)
 def test_bad_values_name_the_parameter(field, value, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         TrainConfig(**{"model": "m1", field: value})
@@ -49,7 +58,10 @@ def test_unknown_profile():
 
 def test_overrides_parse_yaml_values_and_reject_unknown_keys():
     assert parse_overrides(["epochs=3", "protocols=[study]", "per_class=null"]) == {
-        "epochs": 3, "protocols": ["study"], "per_class": None}
+        "epochs": 3,
+        "protocols": ["study"],
+        "per_class": None,
+    }
     with pytest.raises(ConfigError, match="unknown parameter.*epoch\\b"):
         parse_overrides(["epoch=3"])
     with pytest.raises(ConfigError, match="NAME=VALUE"):

@@ -11,8 +11,9 @@ from xray_utils.runs import COMPLETE, Run
 def _fake_run(folder, model, protocol, y_true, y_prob):
     folder.mkdir(parents=True)
     np.savez(folder / "predictions.npz", indices=np.arange(len(y_true)), y_true=y_true, y_prob=y_prob)
-    (folder / "config.json").write_text(json.dumps({"model": model, "protocol": protocol,
-                                                    "class_names": ["COVID", "Normal", "Viral Pneumonia"]}))
+    (folder / "config.json").write_text(
+        json.dumps({"model": model, "protocol": protocol, "class_names": ["COVID", "Normal", "Viral Pneumonia"]})
+    )
     (folder / "metrics.json").write_text(json.dumps({"evaluated_epoch": 3, "epochs_run": 3}))
     (folder / "environment.json").write_text("{}")
     pd.DataFrame({"epoch": [1]}).to_csv(folder / "history.csv", index=False)
@@ -26,8 +27,10 @@ def runs(tmp_path):
     perfect = np.eye(3)[y] * 0.9 + 0.1 / 3
     wrong_normals = perfect.copy()
     wrong_normals[10:15] = [0.1, 0.1, 0.8]  # five normals called pneumonia
-    return {("m1", "study"): _fake_run(tmp_path / "a", "m1", "study", y, perfect),
-            ("m1", "corrected"): _fake_run(tmp_path / "b", "m1", "corrected", y, wrong_normals)}
+    return {
+        ("m1", "study"): _fake_run(tmp_path / "a", "m1", "study", y, perfect),
+        ("m1", "corrected"): _fake_run(tmp_path / "b", "m1", "corrected", y, wrong_normals),
+    }
 
 
 def test_results_table_accuracy_interval_and_published_numbers(runs):
@@ -114,7 +117,8 @@ def test_bootstrap_point_estimates_match_scikit_learn():
     frame = evaluation.bootstrap_intervals(y, np.eye(3)[pred], ["A", "B", "C"], resamples=50, seed=1)
     assert frame.loc["accuracy", "estimate"] == pytest.approx(accuracy_score(y, pred))
     assert frame.loc["macro F1", "estimate"] == pytest.approx(
-        f1_score(y, pred, labels=[0, 1, 2], average="macro", zero_division=0))
+        f1_score(y, pred, labels=[0, 1, 2], average="macro", zero_division=0)
+    )
     recalls = recall_score(y, pred, labels=[0, 1, 2], average=None, zero_division=0)
     for name, recall in zip("ABC", recalls):
         assert frame.loc[f"sensitivity {name}", "estimate"] == pytest.approx(recall)

@@ -23,11 +23,14 @@ def _region_model(size=16, rows=(2, 6), cols=(9, 13)):
     """The class score depends only on the pixels in one window of the image."""
     inputs = keras.Input((size, size, 1))
     x = keras.layers.Rescaling(1 / 255)(inputs)
-    x = keras.layers.Conv2D(2, 1, use_bias=False, name="features",
-                            kernel_initializer=keras.initializers.Constant(1.0))(x)
+    x = keras.layers.Conv2D(2, 1, use_bias=False, name="features", kernel_initializer=keras.initializers.Constant(1.0))(
+        x
+    )
     x = keras.layers.Cropping2D(((rows[0], size - rows[1]), (cols[0], size - cols[1])))(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(2, activation="softmax", kernel_initializer=keras.initializers.Constant([[1.0, -1.0], [1.0, -1.0]]))(x)
+    outputs = keras.layers.Dense(
+        2, activation="softmax", kernel_initializer=keras.initializers.Constant([[1.0, -1.0], [1.0, -1.0]])
+    )(x)
     return keras.Model(inputs, outputs)
 
 
@@ -43,8 +46,9 @@ def test_shape_range_and_normalisation(method):
 
 def test_gradcam_equals_cam_for_a_pooling_dense_head():
     model = _gap_model(seed=3)
-    np.testing.assert_allclose(heatmaps(model, IMAGES, class_index=1), class_activation_maps(model, IMAGES, 1),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        heatmaps(model, IMAGES, class_index=1), class_activation_maps(model, IMAGES, 1), atol=1e-4
+    )
 
 
 def test_heatmap_peaks_in_the_only_region_the_output_depends_on():
@@ -102,8 +106,12 @@ def tiny_run(tmp_path_factory):
     images = load_images(find_dataset(root), 32, 1, cache_dir=tmp_path_factory.mktemp("cache"))
     with pytest.MonkeyPatch.context() as patch:  # module fixtures run before conftest's per-test paths
         patch.setenv("XRAY_JAX_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
-        run = train(TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8), images,
-                    runs_dir=tmp_path_factory.mktemp("runs"), stream=io.StringIO())
+        run = train(
+            TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8),
+            images,
+            runs_dir=tmp_path_factory.mktemp("runs"),
+            stream=io.StringIO(),
+        )
     return run, images
 
 

@@ -19,8 +19,14 @@ def copied(tmp_path):
 
 def test_committed_results_are_six_runs_with_two_missing():
     full = full_study.load_full_study()
-    assert sorted(full.runs) == [("m1", "corrected"), ("m1", "study"), ("m2", "study"), ("m3", "corrected"),
-                                 ("m3", "study"), ("m4", "study")]
+    assert sorted(full.runs) == [
+        ("m1", "corrected"),
+        ("m1", "study"),
+        ("m2", "study"),
+        ("m3", "corrected"),
+        ("m3", "study"),
+        ("m4", "study"),
+    ]
     assert full.missing == [("m2", "corrected"), ("m4", "corrected")]
     assert full.fingerprint == "6160014dfb20c48a"
     assert "H100" in full.title and "m2/corrected" in full.describe()
@@ -77,7 +83,10 @@ def test_headline_puts_the_three_sources_side_by_side():
     full = full_study.load_full_study()
     build = results_table({("m1", "study"): full.runs[("m1", "study")]})
     table = full_study.headline(full, build, "quick", synthetic=True)
-    assert list(table.columns) == ["original study (published)", "full study, reproduced",
-                                   "this build (quick profile, SYNTHETIC data)"]
+    assert list(table.columns) == [
+        "original study (published)",
+        "full study, reproduced",
+        "this build (quick profile, SYNTHETIC data)",
+    ]
     assert table.iloc[0, 1].startswith("0.965 (") and table.iloc[1, 2] == "missing"
     assert table.iloc[2, 0] == "0.717"

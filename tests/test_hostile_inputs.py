@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_tree, write_png
 from PIL import Image
 
-from conftest import make_tree, write_png
 from xray_utils import chapter
 from xray_utils.config import chapter_params, load_profile, parse_overrides, train_config
 from xray_utils.errors import ConfigError, DataError, RunError
@@ -33,14 +33,21 @@ def finished_runs(tmp_path_factory):
     root = make_synthetic_dataset(tmp_path_factory.mktemp("syn") / "set", per_class=10, image_size=32)
     images = load_images(find_dataset(root), 32, 1, cache_dir=tmp_path_factory.mktemp("cache"))
     runs_dir = tmp_path_factory.mktemp("runs")
-    train(TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8), images,
-          runs_dir=runs_dir, stream=io.StringIO())
+    train(
+        TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8),
+        images,
+        runs_dir=runs_dir,
+        stream=io.StringIO(),
+    )
     return runs_dir
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 @pytest.fixture
@@ -52,11 +59,13 @@ def untouched(finished_runs):
 
 
 def _open(data_dir, **params):
-    return chapter.open_data(chapter_params(data_dir=str(data_dir), per_class=None, image_size=32,
-                                            channels=1, **params), banner=False)
+    return chapter.open_data(
+        chapter_params(data_dir=str(data_dir), per_class=None, image_size=32, channels=1, **params), banner=False
+    )
 
 
 # --- files that are not images, and broken images -------------------------------------------
+
 
 def test_non_image_files_and_masks_are_ignored(tmp_path, untouched):
     dataset = make_tree(tmp_path)
@@ -67,11 +76,14 @@ def test_non_image_files_and_masks_are_ignored(tmp_path, untouched):
     assert not (images.images == 255).all(axis=(1, 2, 3)).any()  # masks are all-white here: none was read
 
 
-@pytest.mark.parametrize("damage,reason", [
-    (lambda p: p.write_bytes(b""), "empty file"),
-    (lambda p: p.write_bytes(p.read_bytes()[:70]), "broken image"),
-    (lambda p: p.write_text("<html>not a png</html>"), "not an image"),
-])
+@pytest.mark.parametrize(
+    "damage,reason",
+    [
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(p.read_bytes()[:70]), "broken image"),
+        (lambda p: p.write_text("<html>not a png</html>"), "not an image"),
+    ],
+)
 def test_broken_image_is_skipped_and_reported(tmp_path, untouched, damage, reason):
     dataset = make_tree(tmp_path, per_class=3)
     damage(dataset / "Normal" / "images" / "Normal-64.png")
@@ -127,6 +139,7 @@ def test_odd_but_valid_images_all_load_to_one_form(tmp_path, untouched):
 
 # --- layout problems --------------------------------------------------------------------------
 
+
 def test_missing_data_folder(tmp_path, untouched):
     with pytest.raises(DataError, match=f"'{tmp_path / 'nothing'}' does not exist"):
         _open(tmp_path / "nothing")
@@ -155,8 +168,14 @@ def test_extra_unknown_class_folder_is_noted(tmp_path, untouched, capsys):
     assert "Ignored folder(s) that are not classes: Tuberculosis" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("names", [["COVID", "NORMAL", "Viral Pneumonia"], ["covid", "normal", "viral_pneumonia"],
-                                   ["COVID-19", "Normal", "Viral_Pneumonia"]])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["COVID", "NORMAL", "Viral Pneumonia"],
+        ["covid", "normal", "viral_pneumonia"],
+        ["COVID-19", "Normal", "Viral_Pneumonia"],
+    ],
+)
 def test_class_names_in_other_cases_and_spellings(tmp_path, untouched, names):
     make_tree(tmp_path, names=names)
     assert _open(tmp_path).class_names == ("COVID", "Normal", "Viral Pneumonia")
@@ -188,7 +207,9 @@ def test_identical_files_in_one_class_are_reported(tmp_path, untouched):
     report = find_duplicates(_open(tmp_path, data_subset="all"))  # "study" keeps only release names
     exact = report[report.kind == "exact"]
     assert len(exact) == 1 and set(exact.iloc[0][["file_a", "file_b"]]) == {
-        "Normal/images/Normal-63.png", "Normal/images/Normal-63 (copy).png"}
+        "Normal/images/Normal-63.png",
+        "Normal/images/Normal-63 (copy).png",
+    }
 
 
 def test_identical_files_in_two_classes_are_an_error(tmp_path, untouched):
@@ -200,18 +221,22 @@ def test_identical_files_in_two_classes_are_an_error(tmp_path, untouched):
 
 # --- parameters: refused before any data is touched ---------------------------------------------
 
-@pytest.mark.parametrize("params,message", [
-    ({"epochs": 0}, "epochs=0 is not allowed"),
-    ({"epochs": -1}, "epochs=-1 is not allowed"),
-    ({"batch_size": 0}, "batch_size=0 is not allowed"),
-    ({"image_size": 8}, "image_size=8 is not allowed"),
-    ({"image_size": 72}, "image_size=72 is not allowed: use a multiple of 16"),
-    ({"channels": 2}, "channels=2 is not allowed"),
-    ({"profile": "medium"}, "profile='medium' is not known"),
-    ({"protocols": ["study", "holdout"]}, "protocols='holdout' is not known"),
-    ({"m4_weights": "vgg"}, "weights='vgg' is not known"),
-    ({"m4_image_size": 16}, "too small for DenseNet121"),
-])
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"epochs": 0}, "epochs=0 is not allowed"),
+        ({"epochs": -1}, "epochs=-1 is not allowed"),
+        ({"batch_size": 0}, "batch_size=0 is not allowed"),
+        ({"image_size": 8}, "image_size=8 is not allowed"),
+        ({"image_size": 72}, "image_size=72 is not allowed: use a multiple of 16"),
+        ({"channels": 2}, "channels=2 is not allowed"),
+        ({"profile": "medium"}, "profile='medium' is not known"),
+        ({"protocols": ["study", "holdout"]}, "protocols='holdout' is not known"),
+        ({"m4_weights": "vgg"}, "weights='vgg' is not known"),
+        ({"m4_image_size": 16}, "too small for DenseNet121"),
+    ],
+)
 def test_bad_parameters_fail_before_data_is_loaded(tmp_path, untouched, params, message):
     with pytest.raises(ConfigError, match=message.replace("(", "\\(")):
         chapter.collect({"data_dir": str(tmp_path / "does-not-exist"), **params})
@@ -225,6 +250,7 @@ def test_unknown_model_and_override_key(untouched):
 
 
 # --- caches and interrupted or concurrent runs --------------------------------------------------
+
 
 def test_stale_cache_metadata_is_rebuilt(tmp_path, untouched, capsys):
     from xray_utils.data import find_dataset, load_images
@@ -251,8 +277,13 @@ def test_a_crash_mid_training_leaves_finished_runs_alone(untouched, monkeypatch,
 
     monkeypatch.setattr("keras.Model.fit", lambda *a, **k: (_ for _ in ()).throw(MemoryError("out of memory")))
     with pytest.raises(MemoryError):
-        train(TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8), images,
-              runs_dir=untouched, retrain=True, stream=io.StringIO())
+        train(
+            TrainConfig(model="m1", image_size=32, channels=1, epochs=1, batch_size=8),
+            images,
+            runs_dir=untouched,
+            retrain=True,
+            stream=io.StringIO(),
+        )
     stale = runs.stale_attempts(untouched, folder.name)
     assert stale and not runs.is_finished(stale[0])
     for attempt in stale:  # tidy up so the hash check compares the finished run only

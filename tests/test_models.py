@@ -85,8 +85,9 @@ def test_chexnet_file_in_keras2_layout_loads_every_weight(tmp_path):
             np.testing.assert_array_equal(value, expected)
     assert sum(len(v) for v in written.values()) == len(loaded.weights)
     m4 = build_model("m4", (64, 64, 3), weights=tmp_path / "chexnet.h5")
-    np.testing.assert_array_equal(m4.get_layer("chexnet").get_layer("predictions").get_weights()[0],
-                                  written["predictions"][0])
+    np.testing.assert_array_equal(
+        m4.get_layer("chexnet").get_layer("predictions").get_weights()[0], written["predictions"][0]
+    )
 
 
 @pytest.mark.slow

@@ -26,14 +26,23 @@ def test_batches_gather_by_index_without_copying_and_keep_uint8():
 def test_shuffled_batches_cover_every_index_once():
     images = np.arange(20, dtype=np.uint8).reshape(20, 1, 1, 1) * np.ones((1, 16, 16, 1), np.uint8)
     targets = one_hot(np.zeros(20, int), 3)
-    seen = [int(x[0, 0, 0]) for b in _collect(batches(images, targets, np.arange(20), 8, shuffle=True, seed=1))
-            for x in b[0]]
+    seen = [
+        int(x[0, 0, 0])
+        for b in _collect(batches(images, targets, np.arange(20), 8, shuffle=True, seed=1))
+        for x in b[0]
+    ]
     assert sorted(seen) == list(range(20)) and seen != list(range(20))
 
 
 def test_predict_proba_keeps_index_order_and_sums_to_one():
-    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     images = np.random.default_rng(0).integers(0, 255, (9, 16, 16, 1), dtype=np.uint8)
     indices = np.array([8, 0, 4])
     probabilities = predict_proba(model, images, indices, batch_size=2)
@@ -64,9 +73,16 @@ class _ShapeRecorder(keras.layers.Layer):
 
 def test_padded_prediction_has_one_batch_shape_and_the_same_results():
     seen = []
-    model = keras.Sequential([keras.Input((8, 8, 1)), _ShapeRecorder(seen), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            _ShapeRecorder(seen),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(2, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     images = np.random.default_rng(1).integers(0, 255, (11, 8, 8, 1), dtype=np.uint8)
     indices = np.array([10, 3, 0, 5, 9, 1, 2])  # 7 images: batches of 4 and 3 unpadded
     seen.clear()

@@ -14,9 +14,16 @@ NOTEBOOKS = runner.chapter_sources()
 
 def test_chapters_run_in_order_with_the_front_page_last():
     names = [p.stem for p in runner.chapter_sources()]
-    assert names[:8] == ["01_data_exploration", "02_model1_plain_cnn", "03_model2_batchnorm",
-                         "04_model3_dropout", "05_model4_chexnet", "06_evaluation", "07_uncertainty",
-                         "08_shortcuts"]
+    assert names[:8] == [
+        "01_data_exploration",
+        "02_model1_plain_cnn",
+        "03_model2_batchnorm",
+        "04_model3_dropout",
+        "05_model4_chexnet",
+        "06_evaluation",
+        "07_uncertainty",
+        "08_shortcuts",
+    ]
     assert names[-1] == "index"
 
 
@@ -44,7 +51,8 @@ def test_py_and_ipynb_twins_have_the_same_cells(source):
     script = jupytext.read(source)
     notebook = nbformat.read(twin, as_version=4)
     assert [(c.cell_type, c.source) for c in script.cells] == [(c.cell_type, c.source) for c in notebook.cells], (
-        f"{source.name} and {twin.name} disagree: run `make sync`")
+        f"{source.name} and {twin.name} disagree: run `make sync`"
+    )
 
 
 def test_unknown_only_and_overrides_fail_before_running(capsys):
@@ -81,11 +89,19 @@ def test_parallel_run_trains_side_by_side_then_reads(tmp_path, monkeypatch):
     chapters = tmp_path / "notebooks"
     chapters.mkdir()
     for name in ("01_a", "02_b"):
-        _chapter(chapters, name, "import os, time\ntime.sleep(1)\n"
-                 f"open('{name}.done', 'w').write(os.environ.get('TF_NUM_INTRAOP_THREADS', 'unset'))\n")
+        _chapter(
+            chapters,
+            name,
+            "import os, time\ntime.sleep(1)\n"
+            f"open('{name}.done', 'w').write(os.environ.get('TF_NUM_INTRAOP_THREADS', 'unset'))\n",
+        )
     # a chapter that reads runs must see both trainers finished
-    _chapter(chapters, "03_reader", "# uses chapter.load_runs(...)\nimport pathlib\n"
-             "assert pathlib.Path('01_a.done').is_file() and pathlib.Path('02_b.done').is_file()\n")
+    _chapter(
+        chapters,
+        "03_reader",
+        "# uses chapter.load_runs(...)\nimport pathlib\n"
+        "assert pathlib.Path('01_a.done').is_file() and pathlib.Path('02_b.done').is_file()\n",
+    )
     monkeypatch.setattr(runner, "notebooks_dir", lambda: chapters)
     monkeypatch.setattr(runner, "executed_dir", lambda: tmp_path / "out")
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
@@ -115,7 +131,8 @@ def test_parallel_failure_stops_before_the_readers(tmp_path, monkeypatch, capsys
 def test_build_refuses_missing_failed_or_stale_chapters(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "project_root", lambda: tmp_path)
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/chapters/index\nchapters:\n- file: book/chapters/01_a\n- file: book/chapters/02_b\n")
+        "format: jb-book\nroot: book/chapters/index\nchapters:\n- file: book/chapters/01_a\n- file: book/chapters/02_b\n"
+    )
     chapters = tmp_path / "book" / "chapters"
     chapters.mkdir(parents=True)
 

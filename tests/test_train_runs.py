@@ -14,8 +14,18 @@ from xray_utils.config import chapter_params, load_profile
 from xray_utils.errors import RunError, XrayError
 from xray_utils.train_runs import planned_runs, train_command
 
-BLOCKED = ("tensorflow", "papermill", "nbformat", "nbclient", "jupyter_client", "jupyter_core", "ipykernel",
-           "IPython", "jupytext", "myst_nb")
+BLOCKED = (
+    "tensorflow",
+    "papermill",
+    "nbformat",
+    "nbclient",
+    "jupyter_client",
+    "jupyter_core",
+    "ipykernel",
+    "IPython",
+    "jupytext",
+    "myst_nb",
+)
 
 # Runs `xray-book train` in a fresh interpreter where the modules above cannot be imported,
 # as on a GPU machine with JAX and nothing of Jupyter or TensorFlow.
@@ -68,15 +78,28 @@ def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data
     runs_dir = tmp_path / "runs"
     argv = ["train", "--profile", "quick", "--only", "m1"] + [a for o in _overrides(tiny_data) for a in ("--set", o)]
     env = {**os.environ, "KERAS_BACKEND": "jax", "XRAY_RUNS_DIR": str(runs_dir), "XRAY_CACHE_DIR": str(tmp_path / "c")}
-    done = subprocess.run([sys.executable, "-c", _WITHOUT_JUPYTER.format(blocked=BLOCKED, argv=argv)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_JUPYTER.format(blocked=BLOCKED, argv=argv)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "[m1/study] epoch   1/1" in done.stdout and "test accuracy" in done.stdout
     loaded = json.loads(done.stdout.split("LOADED", 1)[1])
     assert not set(loaded) & set(BLOCKED)
     # the same run, found by key and read back under the backend this test process runs
-    params = chapter_params(**{**load_profile("quick"), "per_class": 16, "epochs": 1, "protocols": ["study"],
-                               "data_dir": str(tiny_data), "runs_dir": str(runs_dir)})
+    params = chapter_params(
+        **{
+            **load_profile("quick"),
+            "per_class": 16,
+            "epochs": 1,
+            "protocols": ["study"],
+            "data_dir": str(tiny_data),
+            "runs_dir": str(runs_dir),
+        }
+    )
     images = chapter.open_data(params)
     runs = chapter.load_runs(params, images, models=("m1",), train_missing=False)
     run = runs[("m1", "study")]
@@ -89,11 +112,15 @@ def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data
 
 def test_reading_chapters_never_train_under_full(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setattr("xray_utils.training.train", lambda *a, **k: pytest.fail("a reading chapter trained"))
-    params = chapter_params(**{**load_profile("full"), "per_class": 16, "data_dir": str(tiny_data),
-                               "runs_dir": str(tmp_path / "empty")})
+    params = chapter_params(
+        **{**load_profile("full"), "per_class": 16, "data_dir": str(tiny_data), "runs_dir": str(tmp_path / "empty")}
+    )
     images = chapter.open_data(params)
-    with pytest.raises(RunError, match=r"No finished run for m1/study .*Train with: xray-book train --profile full "
-                                       r"--only m1 m2 m3 m4 --set data_dir=.* --set per_class=16"):
+    with pytest.raises(
+        RunError,
+        match=r"No finished run for m1/study .*Train with: xray-book train --profile full "
+        r"--only m1 m2 m3 m4 --set data_dir=.* --set per_class=16",
+    ):
         chapter.load_runs(params, images)
 
 
@@ -102,8 +129,10 @@ def test_run_identity_does_not_depend_on_this_machine(tiny_data, monkeypatch):
     from xray_utils.config import train_config
     from xray_utils.runs import find_run
 
-    monkeypatch.setattr("xray_utils.runs.resolve_weights",
-                        lambda *a: pytest.fail("finding a run must not probe the network or the disk"))
+    monkeypatch.setattr(
+        "xray_utils.runs.resolve_weights",
+        lambda *a: pytest.fail("finding a run must not probe the network or the disk"),
+    )
     params = chapter_params(**{**load_profile("quick"), "per_class": 16, "data_dir": str(tiny_data)})
     images = chapter.open_data(params)
     folder = find_run(train_config("m4", "study", params), images)

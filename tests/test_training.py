@@ -1,6 +1,4 @@
-import dataclasses
 import io
-import json
 
 import numpy as np
 import pytest
@@ -31,8 +29,16 @@ def _config(**changes):
 def test_run_folder_has_everything_and_is_reused(small_images, tmp_path):
     out = io.StringIO()
     run = train(_config(), small_images, runs_dir=tmp_path, stream=out)
-    for name in ("config.json", "environment.json", "split.csv", "history.csv", "predictions.npz",
-                 "metrics.json", "model.keras", "COMPLETE"):
+    for name in (
+        "config.json",
+        "environment.json",
+        "split.csv",
+        "history.csv",
+        "predictions.npz",
+        "metrics.json",
+        "model.keras",
+        "COMPLETE",
+    ):
         assert (run.folder / name).is_file(), name
     assert len(run.history) == 2 and {"loss", "val_accuracy", "learning_rate", "seconds"} <= set(run.history)
     assert out.getvalue().count("[m1/study] epoch") == 2  # one line per epoch, no progress bars

@@ -42,8 +42,9 @@ def cache_dir_setting() -> Path | None:
     return Path(jax_own).expanduser() if jax_own else default_cache_dir() / "jax-compilation"
 
 
-def enable_compilation_cache(path: str | Path | None = None, *,
-                             min_compile_seconds: float = MIN_COMPILE_SECONDS) -> Path | None:
+def enable_compilation_cache(
+    path: str | Path | None = None, *, min_compile_seconds: float = MIN_COMPILE_SECONDS
+) -> Path | None:
     """Turn on JAX's persistent compilation cache in ``path`` (default: :func:`cache_dir_setting`).
 
     Returns the folder in use, or None when the backend is not JAX or the cache

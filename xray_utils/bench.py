@@ -58,8 +58,12 @@ print(json.dumps({"seconds": seconds, "images": len(images), "from_cache": image
 
 
 def _measure(root: str, size: int, channels: int, cache: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, root, str(size), str(channels), cache],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, root, str(size), str(channels), cache],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -71,7 +75,9 @@ def load_figures(root: str, size: int, channels: int, repeat: int) -> dict:
             cold.append(_measure(root, size, channels, cache))
             warm.append(_measure(root, size, channels, cache))
     return {
-        "images": cold[0]["images"], "size": size, "channels": channels,
+        "images": cold[0]["images"],
+        "size": size,
+        "channels": channels,
         "cold_s": statistics.median(r["seconds"] for r in cold),
         "warm_s": statistics.median(r["seconds"] for r in warm),
         "cold_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in cold),
@@ -172,8 +178,9 @@ def device_figures(spec: dict, backend: str, compile_cache: bool = True) -> dict
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if not compile_cache:
         env["XRAY_JAX_CACHE_DIR"] = "off"
-    out = subprocess.run([sys.executable, "-c", _DEVICE_CHILD, json.dumps(spec)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", _DEVICE_CHILD, json.dumps(spec)], capture_output=True, text=True, env=env
+    )
     if out.returncode:
         return {"error": (out.stderr.strip().splitlines() or ["no output"])[-1][:160]}
     r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -185,8 +192,19 @@ def device_figures(spec: dict, backend: str, compile_cache: bool = True) -> dict
     return r
 
 
-DEVICE_COLUMNS = ("model", "input", "precision", "spe", "compile s", "s/epoch", "ms/step", "img/s",
-                  "50 ep min", "cache", "device")
+DEVICE_COLUMNS = (
+    "model",
+    "input",
+    "precision",
+    "spe",
+    "compile s",
+    "s/epoch",
+    "ms/step",
+    "img/s",
+    "50 ep min",
+    "cache",
+    "device",
+)
 
 
 def _print_device_table(args) -> None:
@@ -194,41 +212,57 @@ def _print_device_table(args) -> None:
     from .accel import cache_dir_setting
     from .config import load_profile
 
-    backend = (args.backends or [os.environ.get("KERAS_BACKEND") or
-                                 ("jax" if "jax" in installed_backends() else installed_backends()[0])])[0]
+    backend = (
+        args.backends
+        or [os.environ.get("KERAS_BACKEND") or ("jax" if "jax" in installed_backends() else installed_backends()[0])]
+    )[0]
     steps = args.steps or 92
     data = None if (args.data or "synthetic") == "synthetic" else args.data  # XRAY_DATA_DIR=synthetic: random
     cache = cache_dir_setting() if not args.no_compile_cache else None
-    print(f"Device mode: backend {backend}, batch {args.batch}, {steps} steps per epoch, {args.epochs} epochs "
-          f"(the first pays compilation), {'data from ' + data if data else 'random uint8 images'}, "
-          f"compilation cache: {cache if cache and backend == 'jax' else 'off'}; "
-          "50 ep min = set-up + compile + 50 steady epochs, training only")
+    print(
+        f"Device mode: backend {backend}, batch {args.batch}, {steps} steps per epoch, {args.epochs} epochs "
+        f"(the first pays compilation), {'data from ' + data if data else 'random uint8 images'}, "
+        f"compilation cache: {cache if cache and backend == 'jax' else 'off'}; "
+        "50 ep min = set-up + compile + 50 steady epochs, training only"
+    )
     widths = (6, 10, 15, 4, 10, 8, 8, 8, 10, 6)
     print(" ".join(f"{c:>{w}}" for c, w in zip(DEVICE_COLUMNS, widths)) + "  device")
     for name in args.models or ["m1", "m2", "m3", "m4"]:
         for size in args.model_sizes or [load_profile("full")["image_size"]]:
             for policy in args.precision:
                 for spe in args.steps_per_execution:
-                    spec = {"model": name, "size": size, "batch": args.batch, "steps": steps,
-                            "epochs": args.epochs, "precision": policy, "steps_per_execution": spe,
-                            "data": data}
+                    spec = {
+                        "model": name,
+                        "size": size,
+                        "batch": args.batch,
+                        "steps": steps,
+                        "epochs": args.epochs,
+                        "precision": policy,
+                        "steps_per_execution": spe,
+                        "data": data,
+                    }
                     r = device_figures(spec, backend, not args.no_compile_cache)
                     head = f"{name:>6} {f'{size}x{size}x3':>10} {policy:>15} {spe:>4}"
                     if "error" in r:
                         print(f"{head}  failed: {r['error']}", flush=True)
                         continue
                     cache_col = "off" if r["cache_written"] is None else f"+{r['cache_written']}"
-                    print(f"{head} {r['compile_s']:>10.1f} {r['steady_s']:>8.2f} {r['ms_per_step']:>8.1f} "
-                          f"{r['img_s']:>8.0f} {r['fifty_epochs_min']:>10.1f} {cache_col:>6}  {r['device']}",
-                          flush=True)
+                    print(
+                        f"{head} {r['compile_s']:>10.1f} {r['steady_s']:>8.2f} {r['ms_per_step']:>8.1f} "
+                        f"{r['img_s']:>8.0f} {r['fifty_epochs_min']:>10.1f} {cache_col:>6}  {r['device']}",
+                        flush=True,
+                    )
 
 
 def installed_backends() -> list[str]:
     """Keras backends whose library imports here."""
     import importlib.util
 
-    return [b for b, module in (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch"))
-            if importlib.util.find_spec(module) is not None]
+    return [
+        b
+        for b, module in (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch"))
+        if importlib.util.find_spec(module) is not None
+    ]
 
 
 def model_figures(name: str, size: int, channels: int, backend: str, batch: int, steps: int, repeat: int) -> dict:
@@ -236,8 +270,12 @@ def model_figures(name: str, size: int, channels: int, backend: str, batch: int,
     results = []
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, name, str(size), str(channels), str(batch),
-                              str(steps)], capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", _TRAIN_CHILD, name, str(size), str(channels), str(batch), str(steps)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if out.returncode:
             return {"error": out.stderr.strip().splitlines()[-1][:120]}
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -256,31 +294,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, nargs="+", default=[192])
     parser.add_argument("--channels", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each data-path figure")
-    parser.add_argument("--model-repeat", type=int, default=1,
-                        help="repetitions of each model figure (each costs a backend start-up)")
+    parser.add_argument(
+        "--model-repeat", type=int, default=1, help="repetitions of each model figure (each costs a backend start-up)"
+    )
     parser.add_argument("--fast", action="store_true", help="one repetition, model 1, quick size only")
     parser.add_argument("--models", nargs="+", default=None, help="models to time (default: m1 m2 m3 m4)")
-    parser.add_argument("--model-sizes", type=int, nargs="+", default=None,
-                        help="input sizes (default: the quick and full profiles' sizes)")
+    parser.add_argument(
+        "--model-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="input sizes (default: the quick and full profiles' sizes)",
+    )
     parser.add_argument("--backends", nargs="+", default=None, help="Keras backends (default: all installed)")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=None,
-                        help="training steps timed per repetition (default 6), or per epoch with --device (default 92)")
-    parser.add_argument("--large-steps", type=int, default=2,
-                        help="timed steps for m4 and for inputs of 128 px or more (slow on a CPU)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps timed per repetition (default 6), or per epoch with --device (default 92)",
+    )
+    parser.add_argument(
+        "--large-steps", type=int, default=2, help="timed steps for m4 and for inputs of 128 px or more (slow on a CPU)"
+    )
     parser.add_argument("--skip-data", action="store_true")
-    parser.add_argument("--end-to-end", action="store_true",
-                        help="run `xray-book all --profile quick` now (rebuilds the book in place, about 5 min) "
-                             "and time it; otherwise the last run's recorded times are printed")
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="run `xray-book all --profile quick` now (rebuilds the book in place, about 5 min) "
+        "and time it; otherwise the last run's recorded times are printed",
+    )
     device = parser.add_argument_group("--device mode (for a GPU: see the module docstring)")
-    device.add_argument("--device", "--gpu", action="store_true",
-                        help="only the per-model compile/steady-epoch table at the full profile's size")
+    device.add_argument(
+        "--device",
+        "--gpu",
+        action="store_true",
+        help="only the per-model compile/steady-epoch table at the full profile's size",
+    )
     device.add_argument("--epochs", type=int, default=3, help="epochs per model; the first pays compilation")
-    device.add_argument("--precision", nargs="+", default=["float32"],
-                        choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    device.add_argument(
+        "--precision", nargs="+", default=["float32"], choices=["float32", "mixed_float16", "mixed_bfloat16"]
+    )
     device.add_argument("--steps-per-execution", type=int, nargs="+", default=[1])
-    device.add_argument("--no-compile-cache", action="store_true",
-                        help="do not use JAX's persistent compilation cache (XRAY_JAX_CACHE_DIR=off)")
+    device.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use JAX's persistent compilation cache (XRAY_JAX_CACHE_DIR=off)",
+    )
     args = parser.parse_args(argv)
     if args.device:
         if args.epochs < 2:
@@ -290,8 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.steps = args.steps or 6
     repeat = 1 if args.fast else args.repeat
-    print(f"xray-bench on {platform.node() or 'this machine'}: {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(
+        f"xray-bench on {platform.node() or 'this machine'}: {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
     if args.skip_data:
         print("Data-path table skipped: no real dataset given (--data or XRAY_DATA_DIR).")
     elif not args.data:
@@ -302,8 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models or (["m1"] if args.fast else ["m1", "m2", "m3", "m4"])
     sizes = args.model_sizes or (_profile_sizes()[:1] if args.fast else _profile_sizes())
     backends = args.backends or installed_backends()
-    print(f"\nModels: batch {args.batch}, {args.steps} timed steps ({args.large_steps} for m4 and >= 128 px) after a one-step "
-          f"warm-up, median of {model_repeat} fresh process(es); backends: {', '.join(backends)}")
+    print(
+        f"\nModels: batch {args.batch}, {args.steps} timed steps ({args.large_steps} for m4 and >= 128 px) after a one-step "
+        f"warm-up, median of {model_repeat} fresh process(es); backends: {', '.join(backends)}"
+    )
     print(f"{'model':>6} {'input':>10} {'backend':>11} {'set-up s':>9} {'train img/s':>12} {'infer img/s':>12}")
     for name in models:
         for size in sizes:
@@ -314,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                 if "error" in r:
                     print(f"{name:>6} {shape:>10} {backend:>11}  failed: {r['error']}", flush=True)
                     continue
-                print(f"{name:>6} {shape:>10} {backend:>11} {r['setup_s']:>9.1f} {r['train_img_s']:>12.1f} "
-                      f"{r['infer_img_s']:>12.1f}", flush=True)
+                print(
+                    f"{name:>6} {shape:>10} {backend:>11} {r['setup_s']:>9.1f} {r['train_img_s']:>12.1f} "
+                    f"{r['infer_img_s']:>12.1f}",
+                    flush=True,
+                )
     _print_end_to_end(args.end_to_end, args.data)
     return 0
 
@@ -331,8 +398,12 @@ def _print_end_to_end(rerun: bool, data_dir: str | None) -> None:
         with tempfile.TemporaryDirectory() as runs:  # train afresh: reused runs would time nothing
             env["XRAY_RUNS_DIR"] = runs
             started = time.perf_counter()
-            status = subprocess.run([sys.executable, "-m", "xray_utils.runner", "all", "--profile", "quick"],
-                                    env=env, capture_output=True, text=True).returncode
+            status = subprocess.run(
+                [sys.executable, "-m", "xray_utils.runner", "all", "--profile", "quick"],
+                env=env,
+                capture_output=True,
+                text=True,
+            ).returncode
             total = time.perf_counter() - started
         if status:
             print(f"\nEnd-to-end: `xray-book all --profile quick` failed (exit {status}); see `make book`.")
@@ -344,27 +415,37 @@ def _print_end_to_end(rerun: bool, data_dir: str | None) -> None:
         return
     record = json.loads(path.read_text())
     chapters = record.get("chapters_s", {})
-    print(f"\nEnd-to-end, {'this' if rerun else 'the last'} `xray-book` run ({record.get('finished')}, profile "
-          f"{record.get('profile')}, data {record.get('data')}, backend {record.get('backend')}, one run):")
+    print(
+        f"\nEnd-to-end, {'this' if rerun else 'the last'} `xray-book` run ({record.get('finished')}, profile "
+        f"{record.get('profile')}, data {record.get('data')}, backend {record.get('backend')}, one run):"
+    )
     for chapter, seconds in chapters.items():
         print(f"{chapter:>24} {seconds:>7.1f} s")
     build = record.get("book_build_s")
     print(f"{'book build':>24} {build:>7.1f} s" if build is not None else f"{'book build':>24}  not recorded")
     wall = record.get("wall_s", sum(chapters.values()))
     jobs = record.get("jobs", 1)
-    print(f"{'total wall':>24} {wall + (build or 0):>7.1f} s  (chapters {jobs} at a time: their sum is "
-          f"{sum(chapters.values()):.1f} s)", flush=True)
+    print(
+        f"{'total wall':>24} {wall + (build or 0):>7.1f} s  (chapters {jobs} at a time: their sum is "
+        f"{sum(chapters.values()):.1f} s)",
+        flush=True,
+    )
 
 
 def _print_data_table(args, repeat: int) -> None:
     print(f"Data path on {os.cpu_count()} cores, median of {repeat} fresh process(es) each")
-    print(f"{'images':>7} {'size':>5} {'ch':>3} {'cold s':>8} {'warm s':>8} {'cold RSS MB':>12} "
-          f"{'warm RSS MB':>12} {'array MB':>9}")
+    print(
+        f"{'images':>7} {'size':>5} {'ch':>3} {'cold s':>8} {'warm s':>8} {'cold RSS MB':>12} "
+        f"{'warm RSS MB':>12} {'array MB':>9}"
+    )
     for size in args.size:
         for channels in args.channels:
             r = load_figures(args.data, size, channels, repeat)
-            print(f"{r['images']:>7} {size:>5} {channels:>3} {r['cold_s']:>8.2f} {r['warm_s']:>8.2f} "
-                  f"{r['cold_peak_rss_mb']:>12.0f} {r['warm_peak_rss_mb']:>12.0f} {r['array_mb']:>9.0f}", flush=True)
+            print(
+                f"{r['images']:>7} {size:>5} {channels:>3} {r['cold_s']:>8.2f} {r['warm_s']:>8.2f} "
+                f"{r['cold_peak_rss_mb']:>12.0f} {r['warm_peak_rss_mb']:>12.0f} {r['array_mb']:>9.0f}",
+                flush=True,
+            )
     return 0
 
 

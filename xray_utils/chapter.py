@@ -45,10 +45,12 @@ def show_banner(synthetic: bool) -> None:
     try:
         from IPython.display import HTML
 
-        _display(HTML(
-            '<div class="admonition warning"><p class="admonition-title">Synthetic data</p>'
-            f"<p>{html.escape(xdata.SYNTHETIC_BANNER)}</p></div>"
-        ))
+        _display(
+            HTML(
+                '<div class="admonition warning"><p class="admonition-title">Synthetic data</p>'
+                f"<p>{html.escape(xdata.SYNTHETIC_BANNER)}</p></div>"
+            )
+        )
     except ImportError:
         pass
 
@@ -86,14 +88,16 @@ def train_model(model: str, params: dict[str, Any], images: xdata.ImageSet) -> d
 
     images = images_for(model, params, images)
     return {
-        protocol: train(train_config(model, protocol, params), images,
-                        runs_dir=params["runs_dir"], retrain=params["retrain"])
+        protocol: train(
+            train_config(model, protocol, params), images, runs_dir=params["runs_dir"], retrain=params["retrain"]
+        )
         for protocol in protocols_for(model, params)
     }
 
 
-def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODELS,
-              train_missing: bool | None = None) -> dict[tuple[str, str], Run]:
+def load_runs(
+    params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODELS, train_missing: bool | None = None
+) -> dict[tuple[str, str], Run]:
     """Finished runs of ``models`` for these parameters: ``{(model, protocol): Run}``.
 
     Runs come from the model chapters' run folders. A missing one is trained
@@ -122,8 +126,10 @@ def load_runs(params: dict[str, Any], images: xdata.ImageSet, models=STUDY_MODEL
                 found[(model, protocol)] = train(config, model_images, runs_dir=params["runs_dir"])
     if missing:
         names = ", ".join(f"{m}/{p} ('{folder.name}')" for m, p, folder in missing)
-        raise RunError(f"No finished run for {names} in '{missing[0][2].parent}'. Train with: "
-                       f"{train_command(params, sorted({m for m, _, _ in missing}))}")
+        raise RunError(
+            f"No finished run for {names} in '{missing[0][2].parent}'. Train with: "
+            f"{train_command(params, sorted({m for m, _, _ in missing}))}"
+        )
     return found
 
 
@@ -176,15 +182,24 @@ def _external_index(params: dict[str, Any], images: xdata.ImageSet) -> xdata.Dat
         try:
             index = xdata.find_dataset(beside, required=("COVID", "Normal"))
         except xdata.DataError as missing:
-            print(f"note: the 'external' folder beside the data is not a held-out set ({missing}); "
-                  "the external-data part is skipped.")
+            print(
+                f"note: the 'external' folder beside the data is not a held-out set ({missing}); "
+                "the external-data part is skipped."
+            )
             return None
-        return replace(index, data_subset="external", subset_reason="every file in the 'external' folder beside the data")
+        return replace(
+            index, data_subset="external", subset_reason="every file in the 'external' folder beside the data"
+        )
     full = xdata.find_dataset(images.root)
     shifted = xdata.shift_set(full, xdata.select_subset(full, images.data_subset))
     if shifted is None:
-        why = ("every file of this download is training data under data_subset=all"
-               if images.data_subset == "all" else f"the {images.release} release has no other hospitals or adults")
-        print(f"note: no held-out set: {why}, and no `external_dir` or 'external' folder beside the data was found. "
-              "Point `external_dir` at a folder of other hospitals' images to run this part.")
+        why = (
+            "every file of this download is training data under data_subset=all"
+            if images.data_subset == "all"
+            else f"the {images.release} release has no other hospitals or adults"
+        )
+        print(
+            f"note: no held-out set: {why}, and no `external_dir` or 'external' folder beside the data was found. "
+            "Point `external_dir` at a folder of other hospitals' images to run this part."
+        )
     return shifted

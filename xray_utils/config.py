@@ -15,7 +15,6 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -216,4 +215,3 @@ def chapter_params(**values: Any) -> dict[str, Any]:
 def protocols_for(model: str, params: dict[str, Any]) -> list[str]:
     """The protocols a chapter trains ``model`` under."""
     return list(params["m4_protocols"] if model in ("m4", "m4_clean") else params["protocols"])
-

@@ -78,8 +78,12 @@ def report_frame(run: Run) -> pd.DataFrame:
     predicted = run.predictions()
     names = run.config["class_names"]
     report = classification_report(
-        predicted["y_true"], predicted["y_prob"].argmax(1), labels=list(range(len(names))),
-        target_names=names, output_dict=True, zero_division=0,
+        predicted["y_true"],
+        predicted["y_prob"].argmax(1),
+        labels=list(range(len(names))),
+        target_names=names,
+        output_dict=True,
+        zero_division=0,
     )
     frame = pd.DataFrame(report).T
     frame["support"] = frame["support"].astype(int)
@@ -114,8 +118,9 @@ def auc_table(runs: dict) -> pd.DataFrame:
     """Per-class one-vs-rest AUC, one row per run."""
     rows = []
     for (model, protocol), run in runs.items():
-        rows.append({"model": model, "protocol": protocol,
-                     **{name: auc for name, (_, _, auc) in roc_curves(run).items()}})
+        rows.append(
+            {"model": model, "protocol": protocol, **{name: auc for name, (_, _, auc) in roc_curves(run).items()}}
+        )
     return pd.DataFrame(rows).round(4)
 
 
@@ -173,8 +178,9 @@ def _rates_from_counts(counts: np.ndarray, class_names) -> dict[str, np.ndarray]
     return values
 
 
-def bootstrap_intervals(y_true, y_prob, class_names, resamples: int = 1000, seed: int = 1987,
-                        level: float = 0.95) -> pd.DataFrame:
+def bootstrap_intervals(
+    y_true, y_prob, class_names, resamples: int = 1000, seed: int = 1987, level: float = 0.95
+) -> pd.DataFrame:
     """Stratified bootstrap intervals for accuracy, macro F1 and per-class sensitivity/specificity.
 
     Each resample draws, within every true class, as many images as that class
@@ -201,13 +207,17 @@ def bootstrap_intervals(y_true, y_prob, class_names, resamples: int = 1000, seed
     estimates = {name: float(v[0]) for name, v in _rates_from_counts(point, class_names).items()}
     samples = _rates_from_counts(counts, class_names)
     tail = (1 - level) / 2
-    return pd.DataFrame({
-        "estimate": pd.Series(estimates),
-        "ci_low": pd.Series({name: np.nanquantile(v, tail) if np.isfinite(v).any() else np.nan
-                             for name, v in samples.items()}),
-        "ci_high": pd.Series({name: np.nanquantile(v, 1 - tail) if np.isfinite(v).any() else np.nan
-                              for name, v in samples.items()}),
-    })
+    return pd.DataFrame(
+        {
+            "estimate": pd.Series(estimates),
+            "ci_low": pd.Series(
+                {name: np.nanquantile(v, tail) if np.isfinite(v).any() else np.nan for name, v in samples.items()}
+            ),
+            "ci_high": pd.Series(
+                {name: np.nanquantile(v, 1 - tail) if np.isfinite(v).any() else np.nan for name, v in samples.items()}
+            ),
+        }
+    )
 
 
 def mcnemar_exact(correct_a, correct_b) -> dict:
@@ -234,13 +244,14 @@ def mcnemar_table(runs: dict, alpha: float = 0.05) -> pd.DataFrame:
         outcomes[key] = (predicted["indices"], predicted["y_prob"].argmax(1) == predicted["y_true"])
     rows = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             if not np.array_equal(outcomes[a][0], outcomes[b][0]):
                 continue  # different test images: McNemar does not apply
             result = mcnemar_exact(outcomes[a][1], outcomes[b][1])
             verdict = "significant" if result["p_value"] < alpha else "not significant"
-            rows.append({"pair": f"{'/'.join(a)} vs {'/'.join(b)}", **result,
-                         "reading": f"difference {verdict} at {alpha:.0%}"})
+            rows.append(
+                {"pair": f"{'/'.join(a)} vs {'/'.join(b)}", **result, "reading": f"difference {verdict} at {alpha:.0%}"}
+            )
     return pd.DataFrame(rows)
 
 
@@ -265,10 +276,15 @@ def calibration_table(runs: dict, bins: int = 10) -> pd.DataFrame:
     for (model, protocol), run in runs.items():
         predicted = run.predictions()
         y_true, y_prob = predicted["y_true"], predicted["y_prob"]
-        rows.append({"model": model, "protocol": protocol,
-                     "mean confidence": float(y_prob.max(1).mean()),
-                     "accuracy": float((y_prob.argmax(1) == y_true).mean()),
-                     "ECE": expected_calibration_error(y_true, y_prob, bins)})
+        rows.append(
+            {
+                "model": model,
+                "protocol": protocol,
+                "mean confidence": float(y_prob.max(1).mean()),
+                "accuracy": float((y_prob.argmax(1) == y_true).mean()),
+                "ECE": expected_calibration_error(y_true, y_prob, bins),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -284,12 +300,14 @@ def confident_mistakes(run: Run, count: int = 8) -> pd.DataFrame:
     wrong = np.flatnonzero(guess != predicted["y_true"])
     confidence = predicted["y_prob"][wrong, guess[wrong]]
     order = wrong[np.argsort(-confidence)][:count]
-    return pd.DataFrame({
-        "index": predicted["indices"][order],
-        "true": [names[i] for i in predicted["y_true"][order]],
-        "predicted": [names[i] for i in guess[order]],
-        "confidence": predicted["y_prob"][order, guess[order]].round(3),
-    })
+    return pd.DataFrame(
+        {
+            "index": predicted["indices"][order],
+            "true": [names[i] for i in predicted["y_true"][order]],
+            "predicted": [names[i] for i in guess[order]],
+            "confidence": predicted["y_prob"][order, guess[order]].round(3),
+        }
+    )
 
 
 def bootstrap_table(runs: dict, resamples: int = 1000, seed: int = 1987) -> pd.DataFrame:
@@ -298,5 +316,6 @@ def bootstrap_table(runs: dict, resamples: int = 1000, seed: int = 1987) -> pd.D
     for (model, protocol), run in runs.items():
         predicted = run.predictions()
         frames[f"{model}/{protocol}"] = bootstrap_intervals(
-            predicted["y_true"], predicted["y_prob"], run.config["class_names"], resamples, seed)
+            predicted["y_true"], predicted["y_prob"], run.config["class_names"], resamples, seed
+        )
     return pd.concat(frames, names=["run", "metric"])

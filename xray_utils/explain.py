@@ -20,17 +20,26 @@ image's maximum is 1 (all zeros when nothing contributes).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METHODS = ("gradcam", "hirescam")
 
 
 def target_layer(model: keras.Model) -> keras.layers.Layer:
     """The last convolution, else the last layer with a spatial (4-D) output."""
-    spatial = [layer for layer in model.layers
-               if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4
-               and not isinstance(layer, (keras.layers.Rescaling, keras.layers.Concatenate))]
+    spatial = [
+        layer
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+        and len(layer.output.shape) == 4
+        and not isinstance(layer, (keras.layers.Rescaling, keras.layers.Concatenate))
+    ]
     convs = [layer for layer in spatial if isinstance(layer, keras.layers.Conv2D)]
     if not spatial:
         raise ValueError(f"model '{model.name}' has no layer with a spatial output to explain")
@@ -40,7 +49,7 @@ def target_layer(model: keras.Model) -> keras.layers.Layer:
 def _split(model: keras.Model, layer: keras.layers.Layer):
     """``(features, head)``: input -> layer output, and layer output -> class probabilities."""
     features = _features_model(model, layer)
-    after = model.layers[model.layers.index(layer) + 1:]
+    after = model.layers[model.layers.index(layer) + 1 :]
 
     def head(tensor):
         """Class *scores* (logits): the final softmax is left out, as Grad-CAM prescribes."""
@@ -104,8 +113,9 @@ def _normalise(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.divide(resized, peak[:, None, None], out=np.zeros_like(resized), where=peak[:, None, None] > 0)
 
 
-def heatmaps(model: keras.Model, images: np.ndarray, class_index=None, method: str = "gradcam",
-             layer: str | None = None) -> np.ndarray:
+def heatmaps(
+    model: keras.Model, images: np.ndarray, class_index=None, method: str = "gradcam", layer: str | None = None
+) -> np.ndarray:
     """Heatmaps ``(N, S, S)`` in [0, 1] for ``images`` (uint8 ``(N, S, S, C)``).
 
     ``class_index``: the class to explain per image (default: the predicted one).
@@ -132,8 +142,7 @@ def heatmaps(model: keras.Model, images: np.ndarray, class_index=None, method: s
 def class_activation_maps(model: keras.Model, images: np.ndarray, class_index=None) -> np.ndarray:
     """Plain CAM for heads ending in GlobalAveragePooling2D -> Dense; ``(N, S, S)`` in [0, 1]."""
     layers = model.layers
-    if not (isinstance(layers[-1], keras.layers.Dense)
-            and isinstance(layers[-2], keras.layers.GlobalAveragePooling2D)):
+    if not (isinstance(layers[-1], keras.layers.Dense) and isinstance(layers[-2], keras.layers.GlobalAveragePooling2D)):
         raise ValueError(f"CAM needs a GlobalAveragePooling2D -> Dense head; '{model.name}' has none")
     features = keras.Model(model.input, layers[-2].input)
     feature_maps = keras.ops.convert_to_numpy(features(images, training=False))
@@ -199,8 +208,7 @@ def stratified_sample(labels, max_images: int | None, seed: int = 1987) -> np.nd
     return np.sort(np.concatenate(chosen))
 
 
-def occlusion_table(runs: dict, images_for_model, seed: int = 1987,
-                    max_images: int | None = 300) -> "pd.DataFrame":
+def occlusion_table(runs: dict, images_for_model, seed: int = 1987, max_images: int | None = 300) -> pd.DataFrame:
     """Test accuracy of each run as is, with the chest hidden, and with only the chest shown.
 
     ``runs``: ``{(model, protocol): Run}``; ``images_for_model(model)`` returns the
@@ -219,16 +227,20 @@ def occlusion_table(runs: dict, images_for_model, seed: int = 1987,
         test = test[stratified_sample(imageset.labels[test], max_images, seed)]
         images, labels = imageset.images[test], imageset.labels[test]
         model = run.load_model()
-        rows.append({
-            "model": model_name, "protocol": protocol, "images": int(len(test)),
-            "as is": _accuracy(model, images, labels),
-            "chest hidden": _accuracy(model, occlude(images, "outside"), labels),
-            "only chest shown": _accuracy(model, occlude(images, "inside"), labels),
-        })
+        rows.append(
+            {
+                "model": model_name,
+                "protocol": protocol,
+                "images": int(len(test)),
+                "as is": _accuracy(model, images, labels),
+                "chest hidden": _accuracy(model, occlude(images, "outside"), labels),
+                "only chest shown": _accuracy(model, occlude(images, "inside"), labels),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> "pd.DataFrame":
+def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> pd.DataFrame:
     """Per-class recall (with exact binomial intervals) of each run on a held-out image set.
 
     Also reports where the misses went (e.g. how many adult normals were called COVID).
@@ -250,13 +262,22 @@ def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> "pd.
             hits = int((predicted[members] == label).sum())
             interval = binomtest(hits, int(members.sum())).proportion_ci(level, method="exact")
             called = np.bincount(predicted[members], minlength=len(held_out.class_names))
-            rows.append({"model": model_name, "protocol": protocol, "class": name, "images": int(members.sum()),
-                         "recall": hits / members.sum(), "ci95_low": interval.low, "ci95_high": interval.high,
-                         **{f"called {other}": int(n) for other, n in zip(held_out.class_names, called)}})
+            rows.append(
+                {
+                    "model": model_name,
+                    "protocol": protocol,
+                    "class": name,
+                    "images": int(members.sum()),
+                    "recall": hits / members.sum(),
+                    "ci95_low": interval.low,
+                    "ci95_high": interval.high,
+                    **{f"called {other}": int(n) for other, n in zip(held_out.class_names, called)},
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def example_picks(run, per_class: int = 1) -> "pd.DataFrame":
+def example_picks(run, per_class: int = 1) -> pd.DataFrame:
     """For each true class, up to ``per_class`` right and ``per_class`` wrong test predictions.
 
     Columns: ``index`` (into the run's image set), ``true``, ``predicted``, ``correct``.
@@ -270,6 +291,8 @@ def example_picks(run, per_class: int = 1) -> "pd.DataFrame":
     for label, name in enumerate(names):
         for correct in (True, False):
             chosen = np.flatnonzero((predicted["y_true"] == label) & ((guess == label) == correct))[:per_class]
-            rows += [{"index": int(predicted["indices"][i]), "true": name, "predicted": names[guess[i]],
-                      "correct": correct} for i in chosen]
+            rows += [
+                {"index": int(predicted["indices"][i]), "true": name, "predicted": names[guess[i]], "correct": correct}
+                for i in chosen
+            ]
     return pd.DataFrame(rows, columns=["index", "true", "predicted", "correct"])

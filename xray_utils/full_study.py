@@ -44,15 +44,19 @@ class FullStudy:
     @property
     def title(self) -> str:
         """E.g. "the full study, run on one NVIDIA H100 80GB GPU, 2026-11-27"."""
-        return f"the full study, run on {self.source.get('hardware', 'unknown hardware')}, {self.source.get('date', '?')}"
+        return (
+            f"the full study, run on {self.source.get('hardware', 'unknown hardware')}, {self.source.get('date', '?')}"
+        )
 
     def study_runs(self) -> dict[tuple[str, str], Run]:
         return {key: run for key, run in self.runs.items() if key[1] == "study"}
 
     def describe(self) -> str:
         """Where the numbers come from, and which planned runs are missing."""
-        lines = [f"The full study ran on {self.source.get('hardware', 'unknown hardware')}, "
-                 f"{self.source.get('date', '?')} ({self.source.get('backend', '')}); data fingerprint {self.fingerprint}."]
+        lines = [
+            f"The full study ran on {self.source.get('hardware', 'unknown hardware')}, "
+            f"{self.source.get('date', '?')} ({self.source.get('backend', '')}); data fingerprint {self.fingerprint}."
+        ]
         if self.source.get("data"):
             lines.append(f"Data: {self.source['data']}.")
         if self.missing:
@@ -87,13 +91,17 @@ def verify_run(folder: str | Path) -> Run:
         raise RunError(f"'{folder / 'config.json'}' is not a run configuration ({exc}).") from exc
     key = claimed.key(fingerprint)
     if config.get("key") != key or folder.name != run_name(claimed, key):
-        raise RunError(f"'{folder}' does not match its configuration: config.json and the data fingerprint "
-                       f"{fingerprint} give key {key} (folder {run_name(claimed, key)}), but it says "
-                       f"{config.get('key')}. Refusing it: it is not the run it claims to be.")
+        raise RunError(
+            f"'{folder}' does not match its configuration: config.json and the data fingerprint "
+            f"{fingerprint} give key {key} (folder {run_name(claimed, key)}), but it says "
+            f"{config.get('key')}. Refusing it: it is not the run it claims to be."
+        )
     listed = _fingerprint_of_split(folder, config["class_names"])
     if listed != fingerprint:
-        raise RunError(f"'{folder}' claims data fingerprint {fingerprint} but its split.csv lists images whose "
-                       f"fingerprint is {listed}. Refusing it: its numbers are not from the data it claims.")
+        raise RunError(
+            f"'{folder}' claims data fingerprint {fingerprint} but its split.csv lists images whose "
+            f"fingerprint is {listed}. Refusing it: its numbers are not from the data it claims."
+        )
     split = run.split()
     test = np.flatnonzero(split["subset"].to_numpy() == "test")
     if not np.array_equal(np.sort(run.predictions()["indices"]), test):
@@ -130,15 +138,16 @@ def load_full_study(folder: str | Path | None = None) -> FullStudy | None:
         else:
             missing.append((model, protocol))
     if by_name:
-        raise RunError(f"'{folder}' holds run(s) the full profile does not make: {', '.join(sorted(by_name))}. "
-                       "Refusing them: their configuration is not the full study's.")
+        raise RunError(
+            f"'{folder}' holds run(s) the full profile does not make: {', '.join(sorted(by_name))}. "
+            "Refusing them: their configuration is not the full study's."
+        )
     source_file = folder / "SOURCE.json"
     source = json.loads(source_file.read_text()) if source_file.is_file() else {}
     return FullStudy(folder, runs, missing, fingerprint, source)
 
 
-def headline(full: FullStudy | None, build: pd.DataFrame | None, profile: str,
-             synthetic: bool = False) -> pd.DataFrame:
+def headline(full: FullStudy | None, build: pd.DataFrame | None, profile: str, synthetic: bool = False) -> pd.DataFrame:
     """Per model: the original study's accuracy, the full study's, and this build's (95 % intervals).
 
     ``build``: :func:`xray_utils.evaluation.results_table` of this build's study
@@ -149,17 +158,22 @@ def headline(full: FullStudy | None, build: pd.DataFrame | None, profile: str,
     def scored(table: pd.DataFrame | None) -> dict[str, str]:
         if table is None:
             return {}
-        return {row.model: f"{row.test_accuracy:.3f} ({row.ci95_low:.3f} to {row.ci95_high:.3f})"
-                for row in table.itertuples()}
+        return {
+            row.model: f"{row.test_accuracy:.3f} ({row.ci95_low:.3f} to {row.ci95_high:.3f})"
+            for row in table.itertuples()
+        }
 
     full_scores = scored(results_table(full.study_runs(), with_published=False) if full and full.runs else None)
     build_scores = scored(build)
     models = list(PUBLISHED.index)
-    frame = pd.DataFrame({
-        "model": [MODEL_TITLES[m] for m in models],
-        "original study (published)": [f"{PUBLISHED.loc[m, 'published_test_accuracy']:.3f}" for m in models],
-        "full study, reproduced": [full_scores.get(m, "missing") for m in models],
-        f"this build ({profile} profile{', SYNTHETIC data' if synthetic else ''})":
-            [build_scores.get(m, "missing") for m in models],
-    })
+    frame = pd.DataFrame(
+        {
+            "model": [MODEL_TITLES[m] for m in models],
+            "original study (published)": [f"{PUBLISHED.loc[m, 'published_test_accuracy']:.3f}" for m in models],
+            "full study, reproduced": [full_scores.get(m, "missing") for m in models],
+            f"this build ({profile} profile{', SYNTHETIC data' if synthetic else ''})": [
+                build_scores.get(m, "missing") for m in models
+            ],
+        }
+    )
     return frame.set_index("model")

@@ -62,7 +62,9 @@ def build_chexnet(input_shape, weights: str | Path | None = None, pooled: bool =
     base_weights = "imagenet" if weights == "imagenet" else None
     try:
         base = keras.applications.DenseNet121(
-            include_top=False, weights=base_weights, input_shape=input_shape,
+            include_top=False,
+            weights=base_weights,
+            input_shape=input_shape,
             pooling="avg" if pooled else None,
         )
     except Exception as exc:  # offline: urllib errors, wrapped in several types
@@ -186,7 +188,10 @@ def build_model(
     if name == "m3":
         return _cnn("m3_batchnorm_dropout", input_shape, True, {1: 0.8, 3: 0.2}, num_classes)
     return _densenet_model(
-        "m4_chexnet" if name == "m4" else "m4_clean", input_shape, weights, num_classes,
+        "m4_chexnet" if name == "m4" else "m4_clean",
+        input_shape,
+        weights,
+        num_classes,
         pooled_first=name == "m4_clean",
     )
 
@@ -213,6 +218,12 @@ def layer_table(model: keras.Model):
         if isinstance(layer, keras.layers.InputLayer):
             continue
         shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else ()
-        rows.append({"layer": layer.name, "type": type(layer).__name__,
-                     "output shape": " x ".join(str(d) for d in shape), "parameters": layer.count_params()})
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": " x ".join(str(d) for d in shape),
+                "parameters": layer.count_params(),
+            }
+        )
     return pd.DataFrame(rows)

@@ -36,12 +36,21 @@ def class_counts(counts: dict[str, int], synthetic: bool = False, title="Images 
     return fig
 
 
-def sample_grid(images, labels, class_names, per_class: int = 4, seed: int = 0, synthetic=False,
-                title="Random examples of each class", files=None):
+def sample_grid(
+    images,
+    labels,
+    class_names,
+    per_class: int = 4,
+    seed: int = 0,
+    synthetic=False,
+    title="Random examples of each class",
+    files=None,
+):
     """A ``classes x per_class`` grid of images (uint8 ``(N, S, S, C)``), one row per class."""
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(class_names), per_class, figsize=(1.8 * per_class, 1.9 * len(class_names)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(class_names), per_class, figsize=(1.8 * per_class, 1.9 * len(class_names)), squeeze=False
+    )
     for row, name in enumerate(class_names):
         members = np.flatnonzero(np.asarray(labels) == row)
         chosen = rng.choice(members, size=min(per_class, len(members)), replace=False)
@@ -64,10 +73,21 @@ def intensity_histograms(images, labels, class_names, synthetic=False, bins=64):
     fig, ax = plt.subplots(figsize=(6, 3.4))
     for label, name in enumerate(class_names):
         pixels = images[np.asarray(labels) == label][..., 0].ravel()
-        ax.hist(pixels, bins=bins, range=(0, 255), density=True, histtype="step", linewidth=1.6,
-                label=name, color=_PALETTE.get(name))
-    ax.set(title="Pixel intensity by class", xlabel="pixel value (0 = black, 255 = white)",
-           ylabel="density (fraction per unit)")
+        ax.hist(
+            pixels,
+            bins=bins,
+            range=(0, 255),
+            density=True,
+            histtype="step",
+            linewidth=1.6,
+            label=name,
+            color=_PALETTE.get(name),
+        )
+    ax.set(
+        title="Pixel intensity by class",
+        xlabel="pixel value (0 = black, 255 = white)",
+        ylabel="density (fraction per unit)",
+    )
     ax.legend()
     _mark_synthetic(fig, synthetic)
     fig.tight_layout()
@@ -113,10 +133,22 @@ def confusion_matrix(run, title: str | None = None, ax=None, synthetic=False):
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    sns.heatmap(shares, annot=counts.values, fmt="d", cmap="Blues", vmin=0, vmax=1, cbar=own, ax=ax,
-                cbar_kws={"label": "share of the true class"} if own else None)
-    ax.set(title=title or evaluation.MODEL_TITLES.get(run.config["model"], run.name),
-           xlabel="predicted class", ylabel="true class")
+    sns.heatmap(
+        shares,
+        annot=counts.values,
+        fmt="d",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar=own,
+        ax=ax,
+        cbar_kws={"label": "share of the true class"} if own else None,
+    )
+    ax.set(
+        title=title or evaluation.MODEL_TITLES.get(run.config["model"], run.name),
+        xlabel="predicted class",
+        ylabel="true class",
+    )
     if own:
         _mark_synthetic(ax.figure, synthetic)
         ax.figure.tight_layout()
@@ -158,8 +190,14 @@ def accuracy_comparison(table: pd.DataFrame, synthetic=False):
     err = np.vstack([y - table["ci95_low"], table["ci95_high"] - y])
     ax.errorbar(range(len(y)), y, yerr=err, fmt="o", capsize=4, label="this book (95% CI)")
     if "published_test_accuracy" in table:
-        ax.scatter(range(len(y)), table["published_test_accuracy"], marker="x", color="#c0392b",
-                   zorder=3, label="original study")
+        ax.scatter(
+            range(len(y)),
+            table["published_test_accuracy"],
+            marker="x",
+            color="#c0392b",
+            zorder=3,
+            label="original study",
+        )
     ax.axhline(1 / 3, ls=":", color="grey", label="chance (1/3)")
     ax.set_xticks(range(len(y)), labels)
     ax.set(title="Test accuracy", xlabel="model / protocol", ylabel="accuracy (fraction)", ylim=(0, 1.02))
@@ -183,8 +221,13 @@ def reliability_diagram(runs: dict, bins: int = 10, synthetic=False):
             continue
         accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
         ax.plot(mean_confidence, accuracy, marker="o", ms=3, label=label)
-    ax.set(title="Reliability diagram (test set)", xlabel="stated confidence of the predicted class",
-           ylabel="observed accuracy (fraction)", xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        title="Reliability diagram (test set)",
+        xlabel="stated confidence of the predicted class",
+        ylabel="observed accuracy (fraction)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(fontsize=7)
     _mark_synthetic(fig, synthetic)
     fig.tight_layout()

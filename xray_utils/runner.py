@@ -75,8 +75,11 @@ def _as_notebook(source: Path):
 def _declared_parameters(notebook) -> set[str]:
     for cell in notebook.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return {line.split("=")[0].strip() for line in cell.source.splitlines()
-                    if "=" in line and not line.lstrip().startswith("#")}
+            return {
+                line.split("=")[0].strip()
+                for line in cell.source.splitlines()
+                if "=" in line and not line.lstrip().startswith("#")
+            }
     return set()
 
 
@@ -92,10 +95,15 @@ def run_chapter(source: Path, params: dict, timeout: int, output_dir: Path) -> P
     nbformat.write(notebook, staged_input)
     try:
         papermill.execute_notebook(
-            str(staged_input), str(output),
+            str(staged_input),
+            str(output),
             parameters={k: v for k, v in params.items() if k in declared},
-            kernel_name=KERNEL, cwd=str(source.parent), log_output=True, progress_bar=False,
-            execution_timeout=timeout, report_mode=False,
+            kernel_name=KERNEL,
+            cwd=str(source.parent),
+            log_output=True,
+            progress_bar=False,
+            execution_timeout=timeout,
+            report_mode=False,
         )
     finally:
         staged_input.unlink(missing_ok=True)
@@ -161,8 +169,13 @@ def default_jobs() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def run(profile: str = "quick", overrides: list[str] | None = None, only: list[str] | None = None,
-        timeout: int = DEFAULT_TIMEOUT_S, jobs: int = 1) -> int:
+def run(
+    profile: str = "quick",
+    overrides: list[str] | None = None,
+    only: list[str] | None = None,
+    timeout: int = DEFAULT_TIMEOUT_S,
+    jobs: int = 1,
+) -> int:
     """Run the chapters; return a process exit status (0 ok, 1 a chapter failed).
 
     Chapters that train (01-05) run first, ``jobs`` at a time, longest first
@@ -178,8 +191,11 @@ def run(profile: str = "quick", overrides: list[str] | None = None, only: list[s
     chapters = _select(chapter_sources(), only)
     output_dir = executed_dir()
     output_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Running {len(chapters)} chapter(s) with profile '{profile}', {jobs} at a time: "
-          + ", ".join(f"{k}={v}" for k, v in params.items() if k != "profile"), flush=True)
+    print(
+        f"Running {len(chapters)} chapter(s) with profile '{profile}', {jobs} at a time: "
+        + ", ".join(f"{k}={v}" for k, v in params.items() if k != "profile"),
+        flush=True,
+    )
     limits = _thread_limits(jobs)
     saved_env = {name: os.environ.get(name) for name in limits}
     os.environ.update(limits)  # inherited by every kernel started below
@@ -191,10 +207,13 @@ def run(profile: str = "quick", overrides: list[str] | None = None, only: list[s
             failure = _run_wave(wave, params, timeout, output_dir, jobs, timings, len(chapters))
             if failure is not None:
                 source, exc = failure
-                print(f"\nFAILED: chapter {source.stem} ({source}) at cell {exc.cell_index} "
-                      f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
-                      f"The executed copy, with the traceback, is at "
-                      f"{output_dir / (source.stem + '.ipynb')}. The book was not built.", file=sys.stderr)
+                print(
+                    f"\nFAILED: chapter {source.stem} ({source}) at cell {exc.cell_index} "
+                    f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+                    f"The executed copy, with the traceback, is at "
+                    f"{output_dir / (source.stem + '.ipynb')}. The book was not built.",
+                    file=sys.stderr,
+                )
                 return 1
     finally:
         for name, value in saved_env.items():
@@ -203,18 +222,34 @@ def run(profile: str = "quick", overrides: list[str] | None = None, only: list[s
             else:
                 os.environ[name] = value
     timings = {c.stem: timings[c.stem] for c in chapters if c.stem in timings}
-    print("\nChapter wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-          + f"; total {sum(timings.values()):.0f} s", flush=True)
-    _record_timings({"profile": profile, "overrides": list(overrides or []), "jobs": jobs,
-                     "data": params["data_dir"] or os.environ.get(DATA_ENV) or "(default)",
-                     "backend": os.environ.get("KERAS_BACKEND", "tensorflow"), "cpu_count": os.cpu_count(),
-                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "chapters_s": timings,
-                     "wall_s": time.perf_counter() - run_started})
+    print(
+        "\nChapter wall times: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+        + f"; total {sum(timings.values()):.0f} s",
+        flush=True,
+    )
+    _record_timings(
+        {
+            "profile": profile,
+            "overrides": list(overrides or []),
+            "jobs": jobs,
+            "data": params["data_dir"] or os.environ.get(DATA_ENV) or "(default)",
+            "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+            "cpu_count": os.cpu_count(),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "chapters_s": timings,
+            "wall_s": time.perf_counter() - run_started,
+        }
+    )
     return 0
 
 
-def train(profile: str = "quick", overrides: list[str] | None = None, only: list[str] | None = None,
-          steps_per_execution: int = 1) -> int:
+def train(
+    profile: str = "quick",
+    overrides: list[str] | None = None,
+    only: list[str] | None = None,
+    steps_per_execution: int = 1,
+) -> int:
     """Train the runs the model chapters would train (``only``: some models); 0 when all finished."""
     from .train_runs import train_all
 
@@ -226,8 +261,7 @@ def train(profile: str = "quick", overrides: list[str] | None = None, only: list
     return 0
 
 
-def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jobs: int, timings: dict,
-              total: int):
+def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jobs: int, timings: dict, total: int):
     """Run ``wave`` with up to ``jobs`` kernels at once; ``(source, error)`` of the first failure, or None."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -305,8 +339,10 @@ def check_executed() -> list[str]:
     for name in CHAPTER_PARAMETERS:
         values = {json.dumps(p[name]) for p in seen_params.values() if name in p}
         if len(values) > 1:
-            problems.append(f"chapters were executed with different values of {name} ({', '.join(sorted(values))}): "
-                            "stale chapters from an earlier run? Run all chapters again.")
+            problems.append(
+                f"chapters were executed with different values of {name} ({', '.join(sorted(values))}): "
+                "stale chapters from an earlier run? Run all chapters again."
+            )
     return problems
 
 
@@ -316,15 +352,23 @@ def build(strict: bool = True) -> int:
     if problems:
         print("Not building the book:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(project_root()), "--path-output",
-               str(project_root())]
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(project_root()),
+        "--path-output",
+        str(project_root()),
+    ]
     if strict:
         command += ["-W", "-n", "--keep-going"]
     started = time.perf_counter()
     status = subprocess.call(command, env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"})
     seconds = time.perf_counter() - started
-    print(f"Book build {'finished' if status == 0 else 'FAILED'} in {seconds:.0f} s: "
-          f"{project_root() / '_build' / 'html' / 'index.html'}", flush=True)
+    print(
+        f"Book build {'finished' if status == 0 else 'FAILED'} in {seconds:.0f} s: "
+        f"{project_root() / '_build' / 'html' / 'index.html'}",
+        flush=True,
+    )
     if status == 0:
         _record_timings({"book_build_s": seconds}, replace=False)
     return status
@@ -355,8 +399,12 @@ class _ProgressFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (message.startswith("Ending Cell") or message.startswith("<Figure size")
-                    or message.startswith("Input notebook:") or message.startswith("Output notebook:"))
+        return not (
+            message.startswith("Ending Cell")
+            or message.startswith("<Figure size")
+            or message.startswith("Input notebook:")
+            or message.startswith("Output notebook:")
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,19 +413,40 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("run", "all"):
         command = sub.add_parser(name, help="execute the chapters" + (" then build the book" if name == "all" else ""))
         command.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
-        command.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                             help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})")
+        command.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
+        )
         command.add_argument("--only", nargs="+", help="run only these chapters (e.g. 01 06)")
         command.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds per cell")
-        command.add_argument("--jobs", type=int, default=default_jobs(),
-                             help="chapters run at once, sharing the cores (default: %(default)s here)")
+        command.add_argument(
+            "--jobs",
+            type=int,
+            default=default_jobs(),
+            help="chapters run at once, sharing the cores (default: %(default)s here)",
+        )
     trainer = sub.add_parser("train", help="train the model chapters' runs only (for GPU machines; no Jupyter)")
     trainer.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
-    trainer.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                       help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})")
+    trainer.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
+    )
     trainer.add_argument("--only", nargs="+", help="train only these models (m1 m2 m3 m4)")
-    trainer.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
-                       help="batches per compiled call (speed only; fewer host round-trips on a GPU)")
+    trainer.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=1,
+        metavar="N",
+        help="batches per compiled call (speed only; fewer host round-trips on a GPU)",
+    )
     sub.add_parser("build", help="build the HTML book from the executed chapters")
     tidy = sub.add_parser("tidy", help="strip execution timestamps from notebooks (used by `make twins`)")
     tidy.add_argument("notebooks", nargs="+")

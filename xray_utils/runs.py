@@ -28,9 +28,9 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -132,7 +132,7 @@ class Run:
         return self._model
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Run":
+    def load(cls, folder: str | Path) -> Run:
         folder = Path(folder)
         if not is_finished(folder):
             raise RunError(f"'{folder}' is not a finished run (no {COMPLETE} marker).")

@@ -48,8 +48,9 @@ def train_command(params: dict[str, Any], models: list[str] | tuple[str, ...] = 
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
-def train_all(params: dict[str, Any], only: list[str] | None = None, *, steps_per_execution: int = 1,
-              stream=None) -> pd.DataFrame:
+def train_all(
+    params: dict[str, Any], only: list[str] | None = None, *, steps_per_execution: int = 1, stream=None
+) -> pd.DataFrame:
     """Train (or reuse) every planned run; return one summary row per run.
 
     Prints one line per epoch while training and the summary table at the end.
@@ -72,8 +73,14 @@ def train_all(params: dict[str, Any], only: list[str] | None = None, *, steps_pe
             if images_by_size[config.image_size].synthetic:
                 print(xdata.SYNTHETIC_BANNER, file=stream, flush=True)
         started = time.perf_counter()
-        run = train(config, images_by_size[config.image_size], runs_dir=params["runs_dir"],
-                    retrain=params["retrain"], stream=stream, steps_per_execution=steps_per_execution)
+        run = train(
+            config,
+            images_by_size[config.image_size],
+            runs_dir=params["runs_dir"],
+            retrain=params["retrain"],
+            stream=stream,
+            steps_per_execution=steps_per_execution,
+        )
         rows.append(_summary_row(model, protocol, run, time.perf_counter() - started))
     table = pd.DataFrame(rows)
     print("\n" + table.to_string(index=False), file=stream, flush=True)
@@ -84,8 +91,11 @@ def _summary_row(model: str, protocol: str, run, seconds: float) -> dict[str, An
     history, metrics = run.history, run.metrics
     steady = history["seconds"].iloc[1:].median() if len(history) > 1 else float("nan")
     return {
-        "model": model, "protocol": protocol, "run": run.name,
-        "epochs": int(metrics["epochs_run"]), "evaluated epoch": int(metrics["evaluated_epoch"]),
+        "model": model,
+        "protocol": protocol,
+        "run": run.name,
+        "epochs": int(metrics["epochs_run"]),
+        "evaluated epoch": int(metrics["evaluated_epoch"]),
         "test accuracy": round(float(metrics["test_accuracy"]), 4),
         "first epoch s": round(float(history["seconds"].iloc[0]), 1),
         "later epochs s": round(float(steady), 2),

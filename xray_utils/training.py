@@ -13,9 +13,6 @@ Two protocols:
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -27,14 +24,15 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, log_loss
 
 from . import runs
-from .runs import resolved_config
+from .accel import enable_compilation_cache
 from .config import TrainConfig
 from .data import ImageSet, make_split
 from .errors import RunError
 from .models import build_model, precision
 from .paths import default_runs_dir
-from .accel import enable_compilation_cache
 from .pipeline import batches, one_hot, predict_proba
+from .runs import resolved_config
+
 
 class EpochLogger(keras.callbacks.Callback):
     """One line per epoch (no progress bars), and a history with learning rate and time."""
@@ -77,9 +75,7 @@ def corrected_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_accuracy", patience=3, factor=0.1, mode="max", min_lr=config.min_lr
         ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
-        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
     ]
 
 
@@ -180,8 +176,9 @@ def train(
         return runs.Run.load(final)
     with runs.run_lock(runs_dir, name):
         for attempt in runs.stale_attempts(runs_dir, name):
-            print(f"Found an interrupted attempt ({attempt.name}); discarding it and training from scratch.",
-                  file=stream)
+            print(
+                f"Found an interrupted attempt ({attempt.name}); discarding it and training from scratch.", file=stream
+            )
             import shutil
 
             shutil.rmtree(attempt, ignore_errors=True)
@@ -189,29 +186,36 @@ def train(
         staging.mkdir(parents=True)
         try:
             with without_tensorflow():
-                _train_into(staging, config, key, imageset, stream,
-                            steps_per_execution=steps_per_execution)
+                _train_into(staging, config, key, imageset, stream, steps_per_execution=steps_per_execution)
         except BaseException:
-            print(f"Training of {name} stopped; its partial folder {staging.name} is marked incomplete "
-                  f"and any earlier finished run is untouched.", file=stream)
+            print(
+                f"Training of {name} stopped; its partial folder {staging.name} is marked incomplete "
+                f"and any earlier finished run is untouched.",
+                file=stream,
+            )
             raise
         runs.publish(staging, final)
     return runs.Run.load(final)
 
 
-def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, *,
-                steps_per_execution: int = 1):
+def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, *, steps_per_execution: int = 1):
     started = time.perf_counter()
     used, weights_reason = resolved_config(config)
-    runs.write_json(staging / "config.json", {
-        **config.to_dict(), "key": key, "data_fingerprint": imageset.fingerprint,
-        "synthetic_data": imageset.synthetic,
-        # the dataset folder's name only: run folders travel between machines and into the repository
-        "data_root": imageset.root.name, "data_subset": imageset.data_subset,
-        "weights_used": Path(used.weights).name if used.weights.endswith(".h5") else used.weights,
-        "weights_reason": weights_reason,
-        "class_names": list(imageset.class_names),
-    })
+    runs.write_json(
+        staging / "config.json",
+        {
+            **config.to_dict(),
+            "key": key,
+            "data_fingerprint": imageset.fingerprint,
+            "synthetic_data": imageset.synthetic,
+            # the dataset folder's name only: run folders travel between machines and into the repository
+            "data_root": imageset.root.name,
+            "data_subset": imageset.data_subset,
+            "weights_used": Path(used.weights).name if used.weights.endswith(".h5") else used.weights,
+            "weights_reason": weights_reason,
+            "class_names": list(imageset.class_names),
+        },
+    )
     runs.write_json(staging / "environment.json", runs.environment_record())
     split = make_split(config.protocol, imageset.labels, config.seed)
     split.save(staging / "split.csv", imageset.files, imageset.labels, imageset.class_names)
@@ -220,9 +224,11 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     seed_everything(config.seed)
     weights = None if used.weights == "none" else used.weights
     with precision(config.precision):
-        model = build_model(config.model, config.input_shape, weights=weights,
-                            num_classes=len(imageset.class_names)) if config.model in ("m4", "m4_clean") \
+        model = (
+            build_model(config.model, config.input_shape, weights=weights, num_classes=len(imageset.class_names))
+            if config.model in ("m4", "m4_clean")
             else build_model(config.model, config.input_shape, num_classes=len(imageset.class_names))
+        )
     compile_study(model, config.learning_rate, steps_per_execution)
     targets = one_hot(imageset.labels, len(imageset.class_names))
     label = f"{config.model}/{config.protocol}"
@@ -232,8 +238,14 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     train_data = batches(imageset.images, targets, split.train, config.batch_size, shuffle=True, seed=config.seed)
     val_data = batches(imageset.images, targets, split.val, config.batch_size)
     fit_started = time.perf_counter()
-    model.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=0, shuffle=False,
-              callbacks=[logger, *callbacks])
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[logger, *callbacks],
+    )
     fit_seconds = time.perf_counter() - fit_started
     history = pd.DataFrame(logger.rows)
     history.to_csv(staging / "history.csv", index=False)
@@ -244,23 +256,33 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     y_true = imageset.labels[split.test]
     np.savez(staging / "predictions.npz", indices=split.test, y_true=y_true, y_prob=probabilities)
     model.save(staging / "model.keras")
-    runs.write_json(staging / "metrics.json", {
-        "test_loss": float(log_loss(y_true, probabilities, labels=list(range(len(imageset.class_names))))),
-        "test_accuracy": float(accuracy_score(y_true, probabilities.argmax(1))),
-        "epochs_run": int(len(history)),
-        "evaluated_epoch": best_epoch,
-        "train_images": int(len(split.train)), "validation_images": int(len(split.val)),
-        "test_images": int(len(split.test)),
-        "seconds_total": time.perf_counter() - started, "seconds_fit": fit_seconds,
-        "seconds_per_epoch": float(history["seconds"].median()),
-        "train_images_per_second": float(len(split.train) / history["seconds"].iloc[1:].median())
-        if len(history) > 1 else float(len(split.train) / history["seconds"].iloc[0]),
-        "test_images_per_second": float(len(split.test) / max(predict_seconds, 1e-9)),
-        "parameters": int(model.count_params()),
-        "steps_per_execution": int(steps_per_execution),
-    })
-    print(f"[{label}] test accuracy {accuracy_score(y_true, probabilities.argmax(1)):.4f} "
-          f"(epoch {best_epoch} weights) in {time.perf_counter() - started:.0f} s", file=stream, flush=True)
+    runs.write_json(
+        staging / "metrics.json",
+        {
+            "test_loss": float(log_loss(y_true, probabilities, labels=list(range(len(imageset.class_names))))),
+            "test_accuracy": float(accuracy_score(y_true, probabilities.argmax(1))),
+            "epochs_run": int(len(history)),
+            "evaluated_epoch": best_epoch,
+            "train_images": int(len(split.train)),
+            "validation_images": int(len(split.val)),
+            "test_images": int(len(split.test)),
+            "seconds_total": time.perf_counter() - started,
+            "seconds_fit": fit_seconds,
+            "seconds_per_epoch": float(history["seconds"].median()),
+            "train_images_per_second": float(len(split.train) / history["seconds"].iloc[1:].median())
+            if len(history) > 1
+            else float(len(split.train) / history["seconds"].iloc[0]),
+            "test_images_per_second": float(len(split.test) / max(predict_seconds, 1e-9)),
+            "parameters": int(model.count_params()),
+            "steps_per_execution": int(steps_per_execution),
+        },
+    )
+    print(
+        f"[{label}] test accuracy {accuracy_score(y_true, probabilities.argmax(1)):.4f} "
+        f"(epoch {best_epoch} weights) in {time.perf_counter() - started:.0f} s",
+        file=stream,
+        flush=True,
+    )
 
 
 def _best_epoch(history: pd.DataFrame, protocol: str) -> int:

@@ -53,9 +53,7 @@ def resolve_weights(requested: str) -> tuple[str, str]:
     if requested == "chexnet":
         chexnet = find_chexnet_file()
         if chexnet is None:
-            raise RunError(
-                f"weights='chexnet' but no {CHEXNET_FILE} found: put it in 'weights/' or set {CHEXNET_ENV}."
-            )
+            raise RunError(f"weights='chexnet' but no {CHEXNET_FILE} found: put it in 'weights/' or set {CHEXNET_ENV}.")
         return str(chexnet), f"CheXNet weights ({chexnet.name})"
     if requested == "imagenet":
         return "imagenet", "ImageNet weights (asked for)"

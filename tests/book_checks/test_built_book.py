@@ -7,8 +7,16 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 HTML = PROJECT / "_build" / "html"
-CHAPTERS = ["01_data_exploration", "02_model1_plain_cnn", "03_model2_batchnorm", "04_model3_dropout",
-            "05_model4_chexnet", "06_evaluation", "07_uncertainty", "08_shortcuts"]
+CHAPTERS = [
+    "01_data_exploration",
+    "02_model1_plain_cnn",
+    "03_model2_batchnorm",
+    "04_model3_dropout",
+    "05_model4_chexnet",
+    "06_evaluation",
+    "07_uncertainty",
+    "08_shortcuts",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +59,9 @@ def test_front_page_shows_every_model_of_this_build_above_chance():
     table = next(t for t in soup.find_all("table") if "full study, reproduced" in t.get_text())
     header = [th.get_text(" ", strip=True) for th in table.find("thead").find("tr").find_all("th")]
     column = next(i for i, name in enumerate(header) if name.startswith("this build"))
-    rows = [[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find("tbody").find_all("tr")]
+    rows = [
+        [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in table.find("tbody").find_all("tr")
+    ]
     rows = [r for r in rows if len(r) == len(header)]
     accuracies = [float(r[column].split(" ")[0]) for r in rows]
     assert len(accuracies) == 4 and min(accuracies) > 0.45, rows

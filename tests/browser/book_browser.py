@@ -10,8 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @contextmanager
@@ -77,5 +85,6 @@ def page_problems(page, url: str) -> list[str]:
 
 def toc_links(page) -> list[str]:
     """The hrefs of the sidebar's table of contents."""
-    return page.eval_on_selector_all("nav.bd-links a, .bd-sidebar a.reference.internal",
-                                     "links => links.map(a => a.getAttribute('href'))")
+    return page.eval_on_selector_all(
+        "nav.bd-links a, .bd-sidebar a.reference.internal", "links => links.map(a => a.getAttribute('href'))"
+    )

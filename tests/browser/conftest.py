@@ -2,7 +2,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from book_browser import CHROMIUM
 
 HTML = Path(__file__).resolve().parents[2] / "_build" / "html"

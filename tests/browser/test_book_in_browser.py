@@ -10,11 +10,23 @@ import time
 
 from book_browser import browser_page, page_problems, serve, toc_links
 
-PAGES = ["book/chapters/index.html", "book/dataset.html"] + [
-    f"book/chapters/{name}.html" for name in ("01_data_exploration", "02_model1_plain_cnn",
-                                              "03_model2_batchnorm", "04_model3_dropout",
-                                              "05_model4_chexnet", "06_evaluation", "07_uncertainty", "08_shortcuts")
-] + ["book/references.html", "search.html"]
+PAGES = (
+    ["book/chapters/index.html", "book/dataset.html"]
+    + [
+        f"book/chapters/{name}.html"
+        for name in (
+            "01_data_exploration",
+            "02_model1_plain_cnn",
+            "03_model2_batchnorm",
+            "04_model3_dropout",
+            "05_model4_chexnet",
+            "06_evaluation",
+            "07_uncertainty",
+            "08_shortcuts",
+        )
+    ]
+    + ["book/references.html", "search.html"]
+)
 
 
 def test_every_page_renders_cleanly_and_the_toc_lists_all_chapters(built_book):
@@ -31,8 +43,10 @@ def test_every_page_renders_cleanly_and_the_toc_lists_all_chapters(built_book):
             assert path.rsplit("/", 1)[-1] in links, f"{path} missing from the table of contents"
         assert page.locator("table").count() >= 1  # the results table renders as a table
         page.screenshot(path=str(screenshot_dir / "front_page.png"), full_page=True)
-    print(f"browser check of {len(PAGES)} pages in {time.perf_counter() - started:.1f} s; "
-          f"screenshot: {screenshot_dir / 'front_page.png'}")
+    print(
+        f"browser check of {len(PAGES)} pages in {time.perf_counter() - started:.1f} s; "
+        f"screenshot: {screenshot_dir / 'front_page.png'}"
+    )
 
 
 def test_the_checker_catches_a_missing_image(book_copy):
@@ -48,7 +62,8 @@ def test_the_checker_catches_a_missing_image(book_copy):
 def test_the_checker_catches_an_error_cell(book_copy):
     page_path = book_copy / "book" / "chapters" / "03_model2_batchnorm.html"
     html = page_path.read_text().replace(
-        "</main>", '<div class="output error"><pre>Traceback (most recent call last):\nValueError</pre></div></main>', 1)
+        "</main>", '<div class="output error"><pre>Traceback (most recent call last):\nValueError</pre></div></main>', 1
+    )
     page_path.write_text(html)
     with serve(book_copy) as base, browser_page() as page:
         problems = page_problems(page, f"{base}/book/chapters/03_model2_batchnorm.html")

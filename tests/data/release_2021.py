@@ -39,8 +39,14 @@ def _tiny_targets(folder: Path) -> dict[tuple[str, str], list[Path]]:
     """One distinct 8x8 PNG per (class, kind), so no two classes share bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     targets = {}
-    kinds = [("COVID", "early"), ("COVID", "late"), ("Normal", "child"), ("Normal", "adult"),
-             ("Lung_Opacity", "Lung_Opacity"), ("Viral Pneumonia", "Viral Pneumonia")]
+    kinds = [
+        ("COVID", "early"),
+        ("COVID", "late"),
+        ("Normal", "child"),
+        ("Normal", "adult"),
+        ("Lung_Opacity", "Lung_Opacity"),
+        ("Viral Pneumonia", "Viral Pneumonia"),
+    ]
     for i, key in enumerate(kinds):
         path = folder / f"{i}.png"
         Image.fromarray(np.full((8, 8), 30 * i + 10, dtype=np.uint8), "L").save(path)

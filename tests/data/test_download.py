@@ -1,8 +1,8 @@
 import importlib
 
 import pytest
-
 from conftest import make_tree
+
 from xray_utils import data
 from xray_utils.errors import DownloadError
 

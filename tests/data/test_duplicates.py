@@ -2,10 +2,16 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import make_tree
 
-from conftest import make_tree, write_png
-from xray_utils.data import (check_no_cross_class_copies, find_dataset, find_duplicates, load_images,
-                             perceptual_hashes, study_split)
+from xray_utils.data import (
+    check_no_cross_class_copies,
+    find_dataset,
+    find_duplicates,
+    load_images,
+    perceptual_hashes,
+    study_split,
+)
 from xray_utils.data.duplicates import hamming_pairs
 from xray_utils.errors import DataError
 
@@ -44,8 +50,16 @@ def test_same_image_in_two_classes_is_an_error_naming_both(tmp_path):
 def test_cross_class_report_check(tmp_path):
     import pandas as pd
 
-    report = pd.DataFrame({"file_a": ["a.png"], "file_b": ["b.png"], "class_a": ["COVID"],
-                           "class_b": ["Normal"], "kind": ["exact"], "distance": [0]})
+    report = pd.DataFrame(
+        {
+            "file_a": ["a.png"],
+            "file_b": ["b.png"],
+            "class_a": ["COVID"],
+            "class_b": ["Normal"],
+            "kind": ["exact"],
+            "distance": [0],
+        }
+    )
     with pytest.raises(DataError, match="a.png.*b.png"):
         check_no_cross_class_copies(report)
     check_no_cross_class_copies(report.assign(kind="near"))  # near copies are only reported

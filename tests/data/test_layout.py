@@ -1,8 +1,8 @@
 import os
 
 import pytest
-
 from conftest import make_tree, write_png
+
 from xray_utils.data import CLASS_NAMES, DataError, canonical_class, find_dataset, resolve_dataset
 
 
@@ -20,9 +20,17 @@ def test_2020_layout_with_uppercase_normal(tree_2020):
     assert index.counts == {"COVID": 3, "Normal": 3, "Viral Pneumonia": 3}
 
 
-@pytest.mark.parametrize("name,label", [("NORMAL", "Normal"), ("normal", "Normal"),
-                                        ("Viral_Pneumonia", "Viral Pneumonia"), ("covid-19", "COVID"),
-                                        ("Lung_Opacity", "Lung_Opacity"), ("Bacterial", None)])
+@pytest.mark.parametrize(
+    "name,label",
+    [
+        ("NORMAL", "Normal"),
+        ("normal", "Normal"),
+        ("Viral_Pneumonia", "Viral Pneumonia"),
+        ("covid-19", "COVID"),
+        ("Lung_Opacity", "Lung_Opacity"),
+        ("Bacterial", None),
+    ],
+)
 def test_class_names_map_case_and_spelling_insensitively(name, label):
     assert canonical_class(name) == label
 

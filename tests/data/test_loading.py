@@ -3,9 +3,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import make_tree, write_png
 from PIL import Image
 
-from conftest import make_tree, write_png
 from xray_utils.data import DataError, ImageSet, decode_image, find_dataset, load_images
 
 
@@ -26,10 +26,10 @@ def test_grayscale_is_repeated_into_three_equal_channels(tree_2021, tmp_path):
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "1", "I;16", "LA"])
 def test_every_pixel_mode_decodes_to_the_same_form(tmp_path, mode):
-    path = tmp_path / f"x.png"
+    path = tmp_path / "x.png"
     array = np.full((40, 24), 200, dtype=np.uint8)
     if mode == "I;16":
-        Image.fromarray((array.astype(np.uint16) * 257)).save(path)
+        Image.fromarray(array.astype(np.uint16) * 257).save(path)
     elif mode == "1":
         Image.new("1", (24, 40), 1).save(path)
     else:
@@ -56,8 +56,7 @@ def test_jpeg_named_png_and_odd_sizes(tmp_path):
     assert decode_image(small, 64, 1).shape == (64, 64, 1)
 
 
-@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"this is text", "not an image"),
-                                            (None, "broken")])
+@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"this is text", "not an image"), (None, "broken")])
 def test_broken_files_are_skipped_and_reported(tmp_path, content, reason):
     dataset = make_tree(tmp_path, per_class=4)
     bad = dataset / "Normal" / "images" / "Normal-64.png"

@@ -2,13 +2,20 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_tree
 from release_2021 import COUNTS, make_release_2021
+
 from xray_utils import chapter
 from xray_utils.config import chapter_params
-from xray_utils.data import (DataError, data_fingerprint, find_dataset, provenance_table, resolve_dataset,
-                             select_subset, shift_set)
+from xray_utils.data import (
+    DataError,
+    data_fingerprint,
+    find_dataset,
+    provenance_table,
+    resolve_dataset,
+    select_subset,
+    shift_set,
+)
 from xray_utils.data.releases import file_number
 
 
@@ -52,7 +59,8 @@ def test_all_subset_takes_every_file_of_the_three_classes(release_2021):
 
 def test_fingerprint_changes_with_the_subset(release_2021):
     assert _fingerprint(resolve_dataset(release_2021, subset="study")) != _fingerprint(
-        resolve_dataset(release_2021, subset="all"))
+        resolve_dataset(release_2021, subset="all")
+    )
 
 
 def test_shift_set_comes_from_the_stated_ranges_and_is_disjoint(release_2021):
@@ -126,7 +134,8 @@ def test_external_folder_beside_the_data_still_wins(shared_data, capsys):
 
 
 def test_named_external_dir_that_is_missing_is_an_error(tree_2021, tmp_path):
-    params = chapter_params(data_dir=str(tree_2021), external_dir=str(tmp_path / "typo"), per_class=None,
-                            image_size=16, channels=1)
+    params = chapter_params(
+        data_dir=str(tree_2021), external_dir=str(tmp_path / "typo"), per_class=None, image_size=16, channels=1
+    )
     with pytest.raises(DataError, match="typo"):
         chapter.open_external(params, chapter.open_data(params), 16)

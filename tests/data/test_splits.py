@@ -23,7 +23,7 @@ def test_corrected_split_is_70_10_20_disjoint_and_shares_the_test_set():
     study, corrected = study_split(LABELS), corrected_split(LABELS)
     assert np.array_equal(study.test, corrected.test)
     parts = [set(corrected.train), set(corrected.val), set(corrected.test)]
-    assert all(not (a & b) for i, a in enumerate(parts) for b in parts[i + 1:])
+    assert all(not (a & b) for i, a in enumerate(parts) for b in parts[i + 1 :])
     assert sum(map(len, parts)) == len(LABELS)
     assert len(corrected.val) == pytest.approx(0.1 * len(LABELS), abs=2)
     val_share = np.bincount(LABELS[corrected.val]) / len(corrected.val)

@@ -1,7 +1,6 @@
 import hashlib
 import inspect
 
-import numpy as np
 from PIL import Image
 
 from xray_utils.config import load_profile

@@ -82,7 +82,7 @@ class DatasetIndex:
         """File paths relative to ``root``, with forward slashes."""
         return [p.relative_to(self.root).as_posix() for p in self.files]
 
-    def subset(self, per_class: int | None, seed: int = 1987) -> "DatasetIndex":
+    def subset(self, per_class: int | None, seed: int = 1987) -> DatasetIndex:
         """A seeded random subset of at most ``per_class`` images of each class."""
         if per_class is None:
             return self
@@ -128,9 +128,7 @@ def _candidates(root: Path) -> list[Path]:
                 hits.append(folder)
                 continue
             try:
-                next_frontier += sorted(
-                    p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
-                )
+                next_frontier += sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
             except OSError:
                 continue
         frontier = next_frontier
@@ -194,8 +192,9 @@ def find_dataset(
     return _index_folder(chosen, include_lung_opacity, notes, required)
 
 
-def _index_folder(folder: Path, include_lung_opacity: bool, notes: list[str],
-                  required: tuple[str, ...] | None = None) -> DatasetIndex:
+def _index_folder(
+    folder: Path, include_lung_opacity: bool, notes: list[str], required: tuple[str, ...] | None = None
+) -> DatasetIndex:
     class_dirs = _class_folders(folder)
     release = _release_of(class_dirs)
     wanted = CLASS_NAMES + ((EXTRA_CLASS,) if include_lung_opacity else ())
@@ -224,10 +223,14 @@ def _index_folder(folder: Path, include_lung_opacity: bool, notes: list[str],
         if name not in class_dirs:
             continue  # allowed only when not required
         image_dir = _image_folder(class_dirs[name][0], release)
-        members = sorted(
-            (p for p in image_dir.iterdir() if p.is_file() and _is_image_file(p)),
-            key=lambda p: natural_key(p.name),
-        ) if image_dir.is_dir() else []
+        members = (
+            sorted(
+                (p for p in image_dir.iterdir() if p.is_file() and _is_image_file(p)),
+                key=lambda p: natural_key(p.name),
+            )
+            if image_dir.is_dir()
+            else []
+        )
         if not members:
             raise DataError(f"Class folder '{image_dir}' holds no .png/.jpg images.")
         files += members

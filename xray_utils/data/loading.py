@@ -182,7 +182,7 @@ def _cache_key(index: DatasetIndex, image_size: int, channels: int) -> str:
 def _check_unreadable(index: DatasetIndex, skipped_labels: list[int], limit: float) -> None:
     total = np.bincount(index.labels, minlength=len(index.class_names))
     bad = np.bincount(np.asarray(skipped_labels, dtype=np.int64), minlength=len(index.class_names))
-    for label, name in enumerate(index.class_names):
+    for label in range(len(index.class_names)):
         if total[label] == 0:
             continue  # a class absent from a held-out set
         folder = index.files[int(np.flatnonzero(index.labels == label)[0])].parent
@@ -265,8 +265,12 @@ def _read_cache(array_path: Path, meta_path: Path, key: str):
     except (OSError, ValueError, EOFError) as exc:
         print(f"Ignoring corrupt cache {array_path.name}: {exc}; rebuilding.", file=sys.stderr)
         return None
-    if (meta.get("key") != key or list(images.shape) != meta.get("shape") or images.dtype != np.uint8
-            or len(meta.get("digests", [])) != len(images)):
+    if (
+        meta.get("key") != key
+        or list(images.shape) != meta.get("shape")
+        or images.dtype != np.uint8
+        or len(meta.get("digests", [])) != len(images)
+    ):
         print(f"Ignoring stale cache {array_path.name}; rebuilding.", file=sys.stderr)
         return None
     return images, meta
@@ -333,8 +337,9 @@ def load_images(
         if use_cache:
             _write_cache(array_path, meta_path, images, meta)
     if skipped:
-        _check_unreadable(index, index.labels[np.setdiff1d(np.arange(len(index)), keep)].tolist(),
-                          max_unreadable_fraction)
+        _check_unreadable(
+            index, index.labels[np.setdiff1d(np.arange(len(index)), keep)].tolist(), max_unreadable_fraction
+        )
     return ImageSet(
         images=images,
         labels=index.labels[keep].copy(),

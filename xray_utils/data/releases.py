@@ -27,8 +27,8 @@ later-release COVID) make a distribution-shift set from the same download.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,8 +57,11 @@ _KERMANY = "Kermany et al. 2018 (pediatric)"
 _GUANGZHOU = "Guangzhou Women and Children's Medical Center (one hospital)"
 _CHILDREN = "children (1-5 years)"
 _ADULTS = "adults"
-_EARLY_COVID = Source("2020 COVID sources (SIRM, Hannover, Eurorad, COVID-CXNet, Cohen collection; some BIMCV)",
-                      "many hospitals and publications", _ADULTS)
+_EARLY_COVID = Source(
+    "2020 COVID sources (SIRM, Hannover, Eurorad, COVID-CXNet, Cohen collection; some BIMCV)",
+    "many hospitals and publications",
+    _ADULTS,
+)
 _BIMCV = Source("BIMCV-COVID19+ (2021 addition)", "Valencia region hospitals (Spain)", _ADULTS)
 _RSNA_NORMAL = Source("RSNA Pneumonia Detection Challenge (2021 addition)", "NIH clinical center (US)", _ADULTS)
 _RSNA_OPACITY = Source("RSNA Pneumonia Detection Challenge", "NIH clinical center (US)", _ADULTS)
@@ -103,14 +106,19 @@ def provenance_table(index) -> pd.DataFrame:
     ``index``: a :class:`DatasetIndex` or an ``ImageSet`` (anything with
     ``files``, ``labels``, ``class_names`` and ``release``).
     """
-    rows = [(index.class_names[label], *vars(source_of(index.class_names[label], file_number(path),
-                                                        index.release)).values())
-            for path, label in zip(index.files, index.labels.tolist())]
+    rows = [
+        (
+            index.class_names[label],
+            *vars(source_of(index.class_names[label], file_number(path), index.release)).values(),
+        )
+        for path, label in zip(index.files, index.labels.tolist())
+    ]
     frame = pd.DataFrame(rows, columns=["class", "source", "hospital", "age group"])
     counted = frame.value_counts(sort=False).rename("images").reset_index()
     order = {name: i for i, name in enumerate(index.class_names)}
-    return counted.sort_values(["class", "images"], key=lambda c: c.map(order) if c.name == "class" else -c,
-                               ignore_index=True)
+    return counted.sort_values(
+        ["class", "images"], key=lambda c: c.map(order) if c.name == "class" else -c, ignore_index=True
+    )
 
 
 def age_summary(table: pd.DataFrame) -> str:
@@ -125,8 +133,14 @@ def age_summary(table: pd.DataFrame) -> str:
 
 def _keep(index: DatasetIndex, keep: list[int], subset: str, reason: str, notes=()) -> DatasetIndex:
     keep = sorted(keep)
-    return replace(index, files=tuple(index.files[i] for i in keep), labels=index.labels[keep].copy(),
-                   data_subset=subset, subset_reason=reason, notes=index.notes + tuple(notes))
+    return replace(
+        index,
+        files=tuple(index.files[i] for i in keep),
+        labels=index.labels[keep].copy(),
+        data_subset=subset,
+        subset_reason=reason,
+        notes=index.notes + tuple(notes),
+    )
 
 
 def _study_2021(index: DatasetIndex) -> DatasetIndex:
@@ -145,23 +159,30 @@ def _study_2021(index: DatasetIndex) -> DatasetIndex:
         chosen = [i for i in members if numbers[i] is not None and numbers[i] in wanted]
         unnamed = sum(numbers[i] is None for i in members)
         if unnamed:
-            notes.append(f"{unnamed} {name} file(s) are not named '{name}-<n>' as in the 2021 release; "
-                         "left out of the study subset (data_subset=all keeps them).")
+            notes.append(
+                f"{unnamed} {name} file(s) are not named '{name}-<n>' as in the 2021 release; "
+                "left out of the study subset (data_subset=all keeps them)."
+            )
         if not chosen and len(members):
             folder = index.files[members[0]].parent
             raise DataError(
                 f"data_subset=study: none of the {len(members)} files in '{folder}' is one of the study's "
                 f"{name}-{wanted.start}...{wanted.stop - 1}. Is this the 2021 Kaggle release? "
-                "Use data_subset=all to train on every file.")
+                "Use data_subset=all to train on every file."
+            )
         if name == "COVID":
-            covid = (f"{STUDY_COVID_COUNT} COVID files drawn (seed {SUBSET_SEED}) from the {len(chosen)} in "
-                     "COVID-1...1900" if len(chosen) > STUDY_COVID_COUNT else
-                     f"all {len(chosen)} COVID files found in COVID-1...1900 (the study had {STUDY_COVID_COUNT})")
+            covid = (
+                f"{STUDY_COVID_COUNT} COVID files drawn (seed {SUBSET_SEED}) from the {len(chosen)} in COVID-1...1900"
+                if len(chosen) > STUDY_COVID_COUNT
+                else f"all {len(chosen)} COVID files found in COVID-1...1900 (the study had {STUDY_COVID_COUNT})"
+            )
             if len(chosen) > STUDY_COVID_COUNT:
                 chosen = sorted(rng.choice(chosen, STUDY_COVID_COUNT, replace=False).tolist())
         keep += chosen
-    reason = ("the 2020 release's classes inside the 2021 release: pediatric normals (Normal-63...1403), every "
-              f"Viral Pneumonia file, and {covid}")
+    reason = (
+        "the 2020 release's classes inside the 2021 release: pediatric normals (Normal-63...1403), every "
+        f"Viral Pneumonia file, and {covid}"
+    )
     return _keep(index, keep, "study", reason, notes)
 
 
@@ -175,17 +196,21 @@ def select_subset(index: DatasetIndex, subset: str = "study") -> DatasetIndex:
     if subset not in DATA_SUBSETS:
         raise DataError(f"data_subset={subset!r} is not known; allowed: {', '.join(DATA_SUBSETS)}")
     if subset == "all":
-        return _keep(index, list(range(len(index))), "all",
-                     f"every file of the {index.release} release's classes, as found")
+        return _keep(
+            index, list(range(len(index))), "all", f"every file of the {index.release} release's classes, as found"
+        )
     if index.release == "2021":
         return _study_2021(index)
-    why = {"2020": "the 2020 release is the study's data: every file",
-           "synthetic": "the synthetic stand-in: every file"}.get(index.release, "every file")
+    why = {
+        "2020": "the 2020 release is the study's data: every file",
+        "synthetic": "the synthetic stand-in: every file",
+    }.get(index.release, "every file")
     return _keep(index, list(range(len(index))), "study", why)
 
 
-def shift_set(full: DatasetIndex, used: DatasetIndex, per_class: int = SHIFT_PER_CLASS,
-              seed: int = SUBSET_SEED) -> DatasetIndex | None:
+def shift_set(
+    full: DatasetIndex, used: DatasetIndex, per_class: int = SHIFT_PER_CLASS, seed: int = SUBSET_SEED
+) -> DatasetIndex | None:
     """A held-out set from the same 2021 download: adult normals and later-release COVID.
 
     Draws (seeded) up to ``per_class`` RSNA adult ``Normal`` files and
@@ -201,14 +226,19 @@ def shift_set(full: DatasetIndex, used: DatasetIndex, per_class: int = SHIFT_PER
     keep = []
     for name, foreign in (("COVID", lambda n: n not in EARLY_COVID), ("Normal", lambda n: n not in PEDIATRIC_NORMALS)):
         label = full.class_names.index(name)
-        pool = [i for i in np.flatnonzero(full.labels == label)
-                if full.files[i] not in taken and (n := file_number(full.files[i])) is not None and foreign(n)]
+        pool = [
+            i
+            for i in np.flatnonzero(full.labels == label)
+            if full.files[i] not in taken and (n := file_number(full.files[i])) is not None and foreign(n)
+        ]
         if not pool:
             return None
         keep += rng.choice(pool, min(per_class, len(pool)), replace=False).tolist()
-    reason = (f"held out from the same download: up to {per_class} adult RSNA normals (Normal-1...62, 1404...) "
-              f"and {per_class} later-release COVID files (COVID-1901..., mostly BIMCV, Valencia), drawn with "
-              f"seed {seed}; none of them is in the training subset")
+    reason = (
+        f"held out from the same download: up to {per_class} adult RSNA normals (Normal-1...62, 1404...) "
+        f"and {per_class} later-release COVID files (COVID-1901..., mostly BIMCV, Valencia), drawn with "
+        f"seed {seed}; none of them is in the training subset"
+    )
     shifted = _keep(full, keep, "shift", reason)
     assert not set(shifted.files) & taken, "shift set overlaps the training files"
     return shifted

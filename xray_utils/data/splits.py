@@ -80,9 +80,7 @@ def study_split(labels, seed: int = STUDY_SEED, test_size: float = 0.2) -> Split
     return Split("study", np.sort(train), np.sort(test), np.sort(test), seed)
 
 
-def corrected_split(
-    labels, seed: int = STUDY_SEED, test_size: float = 0.2, val_size: float = 0.1
-) -> Split:
+def corrected_split(labels, seed: int = STUDY_SEED, test_size: float = 0.2, val_size: float = 0.1) -> Split:
     """Stratified train/validation/test (70/10/20 by default) sharing the study's test part."""
     labels = np.asarray(labels)
     base = study_split(labels, seed, test_size)

@@ -73,16 +73,20 @@ def draw_chest(label: str, size: int, rng: np.random.Generator) -> np.ndarray:
         for side in (-1, 1):
             for _ in range(rng.integers(2, 4)):
                 cx = side * rng.uniform(0.42, 0.55)
-                image += rng.uniform(0.3, 0.45) * lungs * _blob(
-                    xx, yy, cx, rng.uniform(0.1, 0.4), rng.uniform(0.12, 0.18), rng.uniform(0.14, 0.22)
+                image += (
+                    rng.uniform(0.3, 0.45)
+                    * lungs
+                    * _blob(xx, yy, cx, rng.uniform(0.1, 0.4), rng.uniform(0.12, 0.18), rng.uniform(0.14, 0.22))
                 )
     elif label == "Viral Pneumonia":
         for side in (-1, 1):
             image += 0.2 * lungs * _blob(xx, yy, side * 0.24, -0.05, 0.12, 0.22)  # hilar haze
             for _ in range(rng.integers(3, 6)):
                 angle = rng.uniform(-0.8, 0.8)
-                image += rng.uniform(0.2, 0.3) * lungs * _blob(
-                    xx, yy, side * rng.uniform(0.2, 0.32), rng.uniform(-0.2, 0.1), 0.045, 0.18, angle
+                image += (
+                    rng.uniform(0.2, 0.3)
+                    * lungs
+                    * _blob(xx, yy, side * rng.uniform(0.2, 0.32), rng.uniform(-0.2, 0.1), 0.045, 0.18, angle)
                 )
     angle = rng.uniform(-0.5, 0.5)  # a tilted exposure gradient, so no two images look alike
     image += 0.05 * (np.cos(angle) * xx + np.sin(angle) * yy)
