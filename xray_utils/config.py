@@ -22,10 +22,14 @@ import yaml
 from .errors import ConfigError
 
 MODEL_NAMES = ("m1", "m2", "m3", "m4", "m4_clean")
+DENSENET_MODELS = ("m4", "m4_clean")  # the transfer models: own epochs, input size, weights, protocols
+STUDY_SEED = 1987  # the original notebook's random_state: splits and every seeded draw start here
 # Keras dtype policies: "mixed_float16" is for GPUs (about twice the speed on tensor
 # cores), "mixed_bfloat16" for recent CPUs and TPUs; the class scores stay float32.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-PROTOCOLS = ("study", "corrected")
+# Which images steer training (see xray_utils.data.splits): the study's test part with 80 % training
+# images, the test part with the corrected split's 70 %, or that split's own 10 % validation part.
+PROTOCOLS = ("study", "test_steered", "corrected")
 M4_WEIGHTS = ("auto", "chexnet", "imagenet", "none")
 DATA_SUBSETS = ("study", "all")  # see xray_utils.data.releases
 MIN_IMAGE_SIZE = 16  # four 2x2 poolings
@@ -44,7 +48,7 @@ def validate_image_shape(image_size: Any, channels: Any, model: str | None = Non
             f"image_size={image_size} is not allowed: use a multiple of 16 (e.g. 64, 128, 192) "
             "so four 2x2 poolings divide it evenly"
         )
-    if model in ("m4", "m4_clean") and image_size < MIN_DENSENET_SIZE:
+    if model in DENSENET_MODELS and image_size < MIN_DENSENET_SIZE:
         raise ConfigError(f"image_size={image_size} is too small for DenseNet121 (model {model}): use >= 32")
     if channels not in (1, 3) or isinstance(channels, bool):
         raise ConfigError(f"channels={channels!r} is not allowed: use 1 (grayscale) or 3 (RGB, as the study)")
@@ -53,6 +57,12 @@ def validate_image_shape(image_size: Any, channels: Any, model: str | None = Non
 def _positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"{name}={value!r} is not allowed: use a whole number > 0")
+
+
+def _seed(value: Any) -> None:
+    """Seeds go to NumPy, scikit-learn and Keras: a whole number they all accept."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+        raise ConfigError(f"seed={value!r} is not allowed: use a whole number from 0 to {2**32 - 1}")
 
 
 def _choice(name: str, value: Any, allowed) -> None:
@@ -77,11 +87,9 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 32
     learning_rate: float = 1e-3
-    seed: int = 1987
+    seed: int = STUDY_SEED
     per_class: int | None = None
     weights: str = "auto"
-    min_lr: float = 1e-6
-    patience: int = 6
     precision: str = "float32"
 
     def __post_init__(self) -> None:
@@ -90,10 +98,13 @@ class TrainConfig:
         validate_image_shape(self.image_size, self.channels, self.model)
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
-        _positive_int("patience", self.patience)
         _choice("precision", self.precision, PRECISIONS)
+        _seed(self.seed)
         if self.per_class is not None:
             _positive_int("per_class", self.per_class)
+            from .data.sizes import check_per_class  # late: the data package imports this module
+
+            check_per_class(self.per_class, self.protocol, self.seed)
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 1:
             raise ConfigError(f"learning_rate={self.learning_rate!r} is not allowed: use a number in (0, 1)")
         if self.weights not in M4_WEIGHTS and not str(self.weights).endswith(".h5"):
@@ -131,8 +142,8 @@ CHAPTER_PARAMETERS: dict[str, Any] = {
     "m4_image_size": 32,
     "m4_weights": "auto",
     "batch_size": 8,
-    "seed": 1987,
-    "protocols": ["study", "corrected"],
+    "seed": STUDY_SEED,
+    "protocols": ["study", "test_steered", "corrected"],
     "m4_protocols": ["study"],
     "precision": "float32",
     "retrain": False,
@@ -164,21 +175,57 @@ def load_profile(name: str) -> dict[str, Any]:
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["epochs=3", "protocols=[study]"]`` -> ``{"epochs": 3, "protocols": ["study"]}`` (YAML values)."""
+    """``["epochs=3", "protocols=[study]"]`` -> ``{"epochs": 3, "protocols": ["study"]}`` (YAML values).
+
+    Values are plain YAML (``yaml.safe_load``: a tag never constructs anything).
+    Unparsable YAML, a tag, or a value of the wrong kind is a one-line
+    :class:`ConfigError` naming the parameter.
+    """
     values = {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise ConfigError(f"override {pair!r} is not NAME=VALUE (e.g. epochs=3)")
-        values[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
-    _check_parameter_names(values, "override")
+        _check_parameter_names({name: None}, "override")
+        values[name] = _override_value(name, raw)
     return values
+
+
+_PATH_PARAMETERS = ("data_dir", "external_dir", "runs_dir")
+
+
+def _override_value(name: str, raw: str) -> Any:
+    """The YAML value of one override, of the kind the parameter takes."""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            problem = f"YAML tags are refused: {problem}"
+        raise ConfigError(f"override {name}={raw!r} is not a plain YAML value ({problem})") from None
+    default = CHAPTER_PARAMETERS[name]
+    if value is None:
+        return None
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise ConfigError(f"override {name}={raw!r} is not allowed: use true or false")
+    if name in _PATH_PARAMETERS or isinstance(default, str):
+        if isinstance(value, (list, dict)):
+            raise ConfigError(
+                f"override {name}={raw!r} is not allowed: use one {'path' if name in _PATH_PARAMETERS else 'word'}"
+            )
+        return value if isinstance(value, str) else raw.strip()  # "data_dir=2021" is a folder name
+    if isinstance(default, list) and not (
+        isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    ):
+        raise ConfigError(f"override {name}={raw!r} is not allowed: use a name or a list of names, e.g. [study]")
+    return value
 
 
 def train_config(model: str, protocol: str, params: dict[str, Any]) -> TrainConfig:
     """The :class:`TrainConfig` a chapter with ``params`` trains for ``model``/``protocol``."""
     _check_parameter_names(params, "chapter parameters")
-    is_densenet = model in ("m4", "m4_clean")
+    is_densenet = model in DENSENET_MODELS
     return TrainConfig(
         model=model,
         protocol=protocol,
@@ -214,4 +261,4 @@ def chapter_params(**values: Any) -> dict[str, Any]:
 
 def protocols_for(model: str, params: dict[str, Any]) -> list[str]:
     """The protocols a chapter trains ``model`` under."""
-    return list(params["m4_protocols"] if model in ("m4", "m4_clean") else params["protocols"])
+    return list(params["m4_protocols"] if model in DENSENET_MODELS else params["protocols"])

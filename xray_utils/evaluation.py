@@ -18,6 +18,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from .config import STUDY_SEED
 from .runs import Run
 
 MODEL_TITLES = {
@@ -124,18 +125,89 @@ def auc_table(runs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).round(4)
 
 
+def _outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """(test indices, was each image classified right?), sorted by index."""
+    predicted = run.predictions()
+    order = np.argsort(predicted["indices"])
+    right = predicted["y_prob"].argmax(1) == predicted["y_true"]
+    return predicted["indices"][order], right[order]
+
+
+def rate_cuts(run: Run) -> list[int]:
+    """Epochs that trained at a lower learning rate than the epoch before (from ``history.csv``)."""
+    rate, epoch = run.history["learning_rate"].to_numpy(), run.history["epoch"].to_numpy()
+    return [int(e) for e in epoch[1:][np.diff(rate) < 0]]
+
+
+def leak_test(steered: Run, corrected: Run) -> dict:
+    """The leak, isolated: test accuracy of ``test_steered`` minus ``corrected``, with McNemar's p.
+
+    The two runs train on the same images with the same recipe and seed and are
+    scored on the same test images; only the images that steer the learning
+    rate differ. Raises ``ValueError`` if they were scored on different images.
+    """
+    (ia, right_a), (ib, right_b) = _outcomes(steered), _outcomes(corrected)
+    if not np.array_equal(ia, ib):
+        raise ValueError(f"{steered.name} and {corrected.name} were scored on different test images")
+    return {
+        "test_steered": float(right_a.mean()),
+        "corrected": float(right_b.mean()),
+        "leak": float(right_a.mean() - right_b.mean()),
+        "images_changed": int((right_a != right_b).sum()),
+        "leak_p": mcnemar_exact(right_a, right_b)["p_value"],
+        "same_schedule": rate_cuts(steered) == rate_cuts(corrected),
+    }
+
+
+PROTOCOL_COLUMNS = [
+    "study",
+    "test_steered",
+    "corrected",
+    "leak",
+    "images_changed",
+    "leak_p",
+    "same_schedule",
+    "more_data",
+]
+
+
 def protocol_comparison(runs: dict) -> pd.DataFrame:
-    """Study vs corrected protocol for every model that has both, on the same test images."""
-    table = results_table(runs, with_published=False)
-    wide = table.pivot(index="model", columns="protocol", values="test_accuracy")
-    if not {"study", "corrected"} <= set(wide.columns):
-        return pd.DataFrame(columns=["study", "corrected", "difference"])
-    wide = wide[["study", "corrected"]].dropna()
-    wide["difference"] = wide["study"] - wide["corrected"]
-    return wide.round(4)
+    """Per model with both a ``test_steered`` and a ``corrected`` run: the two differences that each isolate one change.
+
+    * ``leak`` = test_steered - corrected (only the steering images differ), with
+      ``images_changed`` (test images whose verdict differs), ``leak_p``
+      (exact McNemar p-value) and ``same_schedule`` (did the rate fall in the
+      same epochs? if so the two runs trained identically);
+    * ``more_data`` = study - test_steered (both steered by the test set; 80 %
+      versus 70 % of the images train), NaN without a study run.
+
+    Empty (with these columns) when no model has both runs.
+    """
+    rows = []
+    for model in dict.fromkeys(m for m, _ in runs):
+        if (model, "test_steered") not in runs or (model, "corrected") not in runs:
+            continue
+        row = {"model": model, "study": np.nan, **leak_test(runs[(model, "test_steered")], runs[(model, "corrected")])}
+        if (model, "study") in runs:
+            row["study"] = run_scores(runs[(model, "study")])["test_accuracy"]
+        row["more_data"] = row["study"] - row["test_steered"]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["model", *PROTOCOL_COLUMNS]).set_index("model").round(4)
 
 
-def thumbnail_baseline(images: np.ndarray, labels: np.ndarray, size: int = 8, seed: int = 1987) -> float:
+def leak_by_seed(runs: dict) -> pd.DataFrame:
+    """``runs``: ``{(model, protocol, seed): Run}`` -> one row per model and seed with :func:`leak_test`'s numbers."""
+    rows = []
+    for model, protocol, seed in sorted(runs, key=lambda k: (k[0], k[2])):
+        if protocol != "test_steered" or (model, "corrected", seed) not in runs:
+            continue
+        rows.append(
+            {"model": model, "seed": seed, **leak_test(runs[(model, protocol, seed)], runs[(model, "corrected", seed)])}
+        )
+    return pd.DataFrame(rows, columns=["model", "seed", *PROTOCOL_COLUMNS[1:-1]])
+
+
+def thumbnail_baseline(images: np.ndarray, labels: np.ndarray, size: int = 8, seed: int = STUDY_SEED) -> float:
     """5-fold accuracy of a logistic regression that sees only ``size x size`` blurred thumbnails.
 
     A high score means the classes differ in coarse, global appearance (body
@@ -179,7 +251,7 @@ def _rates_from_counts(counts: np.ndarray, class_names) -> dict[str, np.ndarray]
 
 
 def bootstrap_intervals(
-    y_true, y_prob, class_names, resamples: int = 1000, seed: int = 1987, level: float = 0.95
+    y_true, y_prob, class_names, resamples: int = 1000, seed: int = STUDY_SEED, level: float = 0.95
 ) -> pd.DataFrame:
     """Stratified bootstrap intervals for accuracy, macro F1 and per-class sensitivity/specificity.
 
@@ -310,7 +382,7 @@ def confident_mistakes(run: Run, count: int = 8) -> pd.DataFrame:
     )
 
 
-def bootstrap_table(runs: dict, resamples: int = 1000, seed: int = 1987) -> pd.DataFrame:
+def bootstrap_table(runs: dict, resamples: int = 1000, seed: int = STUDY_SEED) -> pd.DataFrame:
     """:func:`bootstrap_intervals` for several runs, stacked: index (run, metric)."""
     frames = {}
     for (model, protocol), run in runs.items():

@@ -31,6 +31,11 @@ def results_dir() -> Path:
     return project_root() / "results" / "full"
 
 
+def seeds_dir() -> Path:
+    """``<project>/results/full-seeds``: full-profile leak-experiment runs with other seeds."""
+    return project_root() / "results" / "full-seeds"
+
+
 @dataclass
 class FullStudy:
     """The committed full-profile runs: ``runs[(model, protocol)]``, and the planned ones ``missing``."""
@@ -145,6 +150,29 @@ def load_full_study(folder: str | Path | None = None) -> FullStudy | None:
     source_file = folder / "SOURCE.json"
     source = json.loads(source_file.read_text()) if source_file.is_file() else {}
     return FullStudy(folder, runs, missing, fingerprint, source)
+
+
+def load_seed_runs(full: FullStudy | None, folder: str | Path | None = None) -> dict[tuple[str, str, int], Run]:
+    """The full study's runs and the extra-seed runs (each verified): ``{(model, protocol, seed): Run}``.
+
+    Extra-seed runs must be the full profile's configuration with only ``seed``
+    changed, on the full study's data; anything else is refused.
+    """
+    folder = Path(folder) if folder is not None else seeds_dir()
+    found: dict[tuple[str, str, int], Run] = {}
+    if full is not None:
+        found.update({(m, p, run.config["seed"]): run for (m, p), run in full.runs.items()})
+    params = load_profile("full")
+    for path in sorted(p for p in folder.glob("*-*-*") if p.is_dir()) if folder.is_dir() else []:
+        run = verify_run(path)
+        config = run.config
+        expected = train_config(config["model"], config["protocol"], {**params, "seed": config["seed"]})
+        if full is not None and config["data_fingerprint"] != full.fingerprint:
+            raise RunError(f"'{path}' is on other data than the full study ({config['data_fingerprint']}).")
+        if expected.key(config["data_fingerprint"]) != config["key"]:
+            raise RunError(f"'{path}' is not the full profile's configuration with another seed. Refusing it.")
+        found[(config["model"], config["protocol"], config["seed"])] = run
+    return found
 
 
 def headline(full: FullStudy | None, build: pd.DataFrame | None, profile: str, synthetic: bool = False) -> pd.DataFrame:

@@ -1,14 +1,16 @@
-"""Training recipes and :func:`train`, which turns a configuration into a run folder.
+"""The study's training recipe and :func:`train`, which turns a configuration into a run folder.
 
-Two protocols:
+One recipe for every protocol, the original's: Adam 1e-3, categorical
+cross-entropy, batch 32, ``ReduceLROnPlateau(monitor="val_accuracy", patience=3,
+factor=0.1)`` with no floor (the rate decays towards 1e-16), 50 epochs, and the
+last epoch's weights. The protocols differ only in the split, that is in which
+images train and which steer the schedule (see :mod:`xray_utils.data.splits`).
 
-* ``study`` reproduces the original recipe, flaws included: Adam 1e-3,
-  categorical cross-entropy, batch 32, ``ReduceLROnPlateau(monitor="val_accuracy",
-  patience=3, factor=0.1)`` with no floor (the rate decays towards 1e-16), the
-  *test set* as validation data, and the last epoch's weights;
-* ``corrected``: a separate validation split drives the same schedule (with a
-  floor, ``min_lr``), early stopping watches validation loss, and the best
-  epoch's weights are restored. The test set is touched once, at the end.
+Keeping the last epoch is not itself a flaw: where the test set steers, picking
+the best epoch on it would leak more, and where a validation set steers, the
+fixed schedule needs no choice at all (an early-stopping rule that restores the
+best validation epoch can hand back epoch-1 weights from a model that learns
+late, as model 3 does).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from sklearn.metrics import accuracy_score, log_loss
 
 from . import runs
 from .accel import enable_compilation_cache
-from .config import TrainConfig
+from .config import DENSENET_MODELS, TrainConfig
 from .data import ImageSet, make_split
+from .data.sizes import check_split_sizes
 from .errors import RunError
 from .models import build_model, precision
 from .paths import default_runs_dir
@@ -67,16 +70,6 @@ class EpochLogger(keras.callbacks.Callback):
 def study_callbacks() -> list[keras.callbacks.Callback]:
     """The original schedule: cut the rate 10x when val accuracy stalls 3 epochs, no floor."""
     return [keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.1, mode="max")]
-
-
-def corrected_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
-    """Validation-driven schedule with a floor, and early stopping on validation loss."""
-    return [
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_accuracy", patience=3, factor=0.1, mode="max", min_lr=config.min_lr
-        ),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
-    ]
 
 
 def seed_everything(seed: int) -> None:
@@ -165,6 +158,7 @@ def train(
             f"Images are {imageset.images.shape[1:]} but the config asks for {config.input_shape}; "
             "load them with the config's image_size and channels."
         )
+    check_split_sizes(imageset.labels, imageset.class_names, [config.protocol], config.seed)  # before any folder
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     # The key holds the weights *asked for* (e.g. "auto"), never what they resolve to on this
     # machine, so a run trained online is found again offline (and on another backend).
@@ -219,21 +213,21 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     runs.write_json(staging / "environment.json", runs.environment_record())
     split = make_split(config.protocol, imageset.labels, config.seed)
     split.save(staging / "split.csv", imageset.files, imageset.labels, imageset.class_names)
-    if config.model in ("m4", "m4_clean"):
+    if config.model in DENSENET_MODELS:
         print(f"[{config.model}] weights: {weights_reason}", file=stream, flush=True)
     seed_everything(config.seed)
     weights = None if used.weights == "none" else used.weights
     with precision(config.precision):
         model = (
             build_model(config.model, config.input_shape, weights=weights, num_classes=len(imageset.class_names))
-            if config.model in ("m4", "m4_clean")
+            if config.model in DENSENET_MODELS
             else build_model(config.model, config.input_shape, num_classes=len(imageset.class_names))
         )
     compile_study(model, config.learning_rate, steps_per_execution)
     targets = one_hot(imageset.labels, len(imageset.class_names))
     label = f"{config.model}/{config.protocol}"
     logger = EpochLogger(label, config.epochs, stream)
-    callbacks = study_callbacks() if config.protocol == "study" else corrected_callbacks(config)
+    callbacks = study_callbacks()
     build_training_state(model, imageset.images[split.train[:2]], targets[split.train[:2]])
     train_data = batches(imageset.images, targets, split.train, config.batch_size, shuffle=True, seed=config.seed)
     val_data = batches(imageset.images, targets, split.val, config.batch_size)
@@ -249,7 +243,7 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     fit_seconds = time.perf_counter() - fit_started
     history = pd.DataFrame(logger.rows)
     history.to_csv(staging / "history.csv", index=False)
-    best_epoch = _best_epoch(history, config.protocol)
+    evaluated_epoch = int(history["epoch"].iloc[-1])  # the last, as the study
     eval_started = time.perf_counter()
     probabilities = predict_proba(model, imageset.images, split.test)
     predict_seconds = time.perf_counter() - eval_started
@@ -262,7 +256,7 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
             "test_loss": float(log_loss(y_true, probabilities, labels=list(range(len(imageset.class_names))))),
             "test_accuracy": float(accuracy_score(y_true, probabilities.argmax(1))),
             "epochs_run": int(len(history)),
-            "evaluated_epoch": best_epoch,
+            "evaluated_epoch": evaluated_epoch,
             "train_images": int(len(split.train)),
             "validation_images": int(len(split.val)),
             "test_images": int(len(split.test)),
@@ -279,14 +273,7 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     )
     print(
         f"[{label}] test accuracy {accuracy_score(y_true, probabilities.argmax(1)):.4f} "
-        f"(epoch {best_epoch} weights) in {time.perf_counter() - started:.0f} s",
+        f"(epoch {evaluated_epoch} weights) in {time.perf_counter() - started:.0f} s",
         file=stream,
         flush=True,
     )
-
-
-def _best_epoch(history: pd.DataFrame, protocol: str) -> int:
-    """The epoch whose weights are evaluated: the last (study) or the best-val-loss one (corrected)."""
-    if protocol == "study" or "val_loss" not in history:
-        return int(history["epoch"].iloc[-1])
-    return int(history.loc[history["val_loss"].idxmin(), "epoch"])

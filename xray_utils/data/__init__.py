@@ -10,8 +10,11 @@ Typical use::
 
 from __future__ import annotations
 
+import inspect
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import DataError, DownloadError
@@ -21,9 +24,9 @@ from .duplicates import check_no_cross_class_copies, find_duplicates, perceptual
 from .layout import CLASS_NAMES, DatasetIndex, canonical_class, find_dataset
 from .loading import ImageSet, SkippedFile, data_fingerprint, decode_image, load_images
 from .releases import DATA_SUBSETS, age_summary, provenance_table, select_subset, shift_set
-from .splits import PROTOCOLS, STUDY_SEED, Split, corrected_split, make_split, study_split
+from .splits import PROTOCOLS, STUDY_SEED, Split, corrected_split, make_split, study_split, test_steered_split
 from .survey import survey_files
-from .synthetic import make_synthetic_dataset
+from .synthetic import default_synthetic_dir, make_synthetic_dataset
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_BANNER = (
@@ -65,6 +68,7 @@ __all__ = [
     "shift_set",
     "study_split",
     "survey_files",
+    "test_steered_split",
 ]
 
 
@@ -91,7 +95,7 @@ def resolve_dataset(
 def _find(data_dir, allow_download, allow_synthetic, include_lung_opacity) -> DatasetIndex:
     requested = str(data_dir) if data_dir is not None else os.environ.get(DATA_ENV, "").strip()
     if requested.lower() == SYNTHETIC:
-        return find_dataset(make_synthetic_dataset())
+        return _synthetic_index()
     try:
         return find_dataset(data_dir, include_lung_opacity=include_lung_opacity)
     except DataError as missing:
@@ -105,4 +109,26 @@ def _find(data_dir, allow_download, allow_synthetic, include_lung_opacity) -> Da
         if not allow_synthetic:
             raise
         print(f"{missing}\n{SYNTHETIC_BANNER}", file=sys.stderr)
-        return find_dataset(make_synthetic_dataset())
+        return _synthetic_index()
+
+
+def _synthetic_index() -> DatasetIndex:
+    """The stand-in from the cache folder; if that cannot be written (read-only, full), from the temp folder."""
+    defaults = {k: p.default for k, p in inspect.signature(make_synthetic_dataset).parameters.items() if k != "root"}
+    usual = default_synthetic_dir(**defaults)
+    fallback = Path(tempfile.gettempdir()) / f"xray-utils-{os.getuid()}" / usual.name
+    try:
+        return find_dataset(make_synthetic_dataset(usual))
+    except OSError as exc:
+        # make_synthetic_dataset draws into "<folder>.tmp<pid>" and renames it: remove what a full disk left
+        shutil.rmtree(usual.with_name(f"{usual.name}.tmp{os.getpid()}"), ignore_errors=True)
+        print(
+            f"warning: cannot write the synthetic stand-in in '{usual.parent}' ({exc.strerror or exc}); "
+            f"using '{fallback}' instead.",
+            file=sys.stderr,
+        )
+    try:
+        return find_dataset(make_synthetic_dataset(fallback))
+    except OSError as exc:
+        shutil.rmtree(fallback.with_name(f"{fallback.name}.tmp{os.getpid()}"), ignore_errors=True)
+        raise DataError(f"Cannot write the synthetic stand-in in '{fallback.parent}' either ({exc}).") from exc

@@ -1,50 +1,62 @@
-"""Train/validation/test splits: the study's, and a corrected one.
+"""Train/validation/test splits for the three protocols.
 
-* ``study``: stratified 80/20 with ``random_state=1987``, exactly as the
-  original notebook (``train_test_split(X, y_onehot, stratify=y_onehot, ...)``).
-  The 20 % test part is *also* the validation set that steers the learning-rate
-  schedule: the flaw is reproduced on purpose.
-* ``corrected``: the same 20 % test part (so both protocols are scored on the
-  same images), with a stratified 1/8 of the remaining 80 % held out as
-  validation (70/10/20 overall). Only the validation part steers training.
+All three are scored on the same test part: the study's stratified 20 %
+(``random_state=1987``, exactly as the original notebook's
+``train_test_split(X, y_onehot, stratify=y_onehot, ...)``).
+
+* ``study``: the other 80 % trains, and the test part is *also* the validation
+  data that steers the learning-rate schedule: the flaw, reproduced on purpose.
+* ``test_steered``: a stratified 1/8 of the study's training part is set aside
+  unused (70/10/20 overall); the remaining 70 % trains, and the test part steers.
+* ``corrected``: the same 70 % trains, and the 10 % validation part steers;
+  nothing touches the test part until it is scored once.
+
+``test_steered`` and ``corrected`` train on the same images with the same
+recipe and seed: they differ *only* in which images steer the schedule, so the
+difference of their test scores measures the leak and nothing else. ``study``
+against ``test_steered`` measures what 10 % more training images buy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ..config import PROTOCOLS, STUDY_SEED
 from ..errors import ConfigError
-
-STUDY_SEED = 1987
-PROTOCOLS = ("study", "corrected")
 
 
 @dataclass(frozen=True)
 class Split:
-    """Index arrays into an :class:`ImageSet`; ``val`` is ``test`` for the study protocol."""
+    """Index arrays into an :class:`ImageSet`.
+
+    ``val`` steers training: it *is* ``test`` under ``study`` and ``test_steered``.
+    ``unused`` holds images no part uses (``test_steered``'s set-aside 10 %).
+    """
 
     protocol: str
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
     seed: int
+    unused: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
     @property
     def val_is_test(self) -> bool:
-        return self.protocol == "study"
+        return np.array_equal(self.val, self.test)
 
     def sizes(self) -> dict[str, int]:
-        """Images per part; the study's validation part is its test part."""
+        """Images per part; where the test part steers, validation counts it again."""
         return {"train": len(self.train), "validation": len(self.val), "test": len(self.test)}
 
     def membership(self, files, labels, class_names) -> pd.DataFrame:
         """One row per image: file, class, subset, and whether it steered training."""
         subset = np.full(len(files), "", dtype=object)
+        subset[self.unused] = "unused"
         subset[self.train] = "train"
         subset[self.val] = "validation"
         subset[self.test] = "test"
@@ -93,10 +105,17 @@ def corrected_split(labels, seed: int = STUDY_SEED, test_size: float = 0.2, val_
     return Split("corrected", np.sort(train), np.sort(val), base.test, seed)
 
 
+def test_steered_split(labels, seed: int = STUDY_SEED) -> Split:
+    """The corrected split's training part, steered by the test part (its validation part unused)."""
+    corrected = corrected_split(labels, seed)
+    return Split("test_steered", corrected.train, corrected.test, corrected.test, seed, unused=corrected.val)
+
+
+_SPLITS = {"study": study_split, "test_steered": test_steered_split, "corrected": corrected_split}
+
+
 def make_split(protocol: str, labels, seed: int = STUDY_SEED) -> Split:
-    """The split of the named protocol (``"study"`` or ``"corrected"``)."""
-    if protocol == "study":
-        return study_split(labels, seed)
-    if protocol == "corrected":
-        return corrected_split(labels, seed)
-    raise ConfigError(f"protocol={protocol!r} is not known; allowed: {', '.join(PROTOCOLS)}")
+    """The split of the named protocol (one of :data:`xray_utils.config.PROTOCOLS`)."""
+    if protocol not in _SPLITS:
+        raise ConfigError(f"protocol={protocol!r} is not known; allowed: {', '.join(PROTOCOLS)}")
+    return _SPLITS[protocol](labels, seed)
