@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
-
-from xray_utils.data import canonical_class
+from helpers import make_tree, write_png  # noqa: F401  (write_png: re-exported for older imports)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("XRAY_SHARED_DATA", PROJECT.parent / "shared" / "data"))
@@ -47,42 +44,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shared_dataset(shared_data):
     return shared_data / "COVID-19_Radiography_Dataset"
-
-
-def write_png(path: Path, size=(32, 32), mode="L", value=None, seed=0) -> Path:
-    """A small random image file (any Pillow mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    if mode == "RGB":
-        array = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    else:
-        array = rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)
-    if value is not None:
-        array[:] = value
-    Image.fromarray(array).convert(mode).save(path)
-    return path
-
-
-def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, size=(32, 32)) -> Path:
-    """A miniature dataset in the 2021 or 2020 layout under ``root``; returns the dataset folder."""
-    if layout == "2021":
-        dataset = root / "COVID-19_Radiography_Dataset"
-        names = names or ["COVID", "Normal", "Viral Pneumonia"]
-        for c, name in enumerate(names):
-            # the 2021 release's pediatric normals (the study's) are Normal-63 ... Normal-1403
-            first = 63 if canonical_class(name) == "Normal" else 1
-            for i in range(per_class):
-                write_png(dataset / name / "images" / f"{name}-{i + first}.png", size, seed=100 * c + i)
-                write_png(dataset / name / "masks" / f"{name}-{i + first}.png", size, value=255)
-            (dataset / f"{name}.metadata.xlsx").write_bytes(b"PK\x03\x04 not really excel")
-        (dataset / "README.md.txt").write_text("readme")
-    else:
-        dataset = root / "COVID-19 Radiography Database"
-        names = names or ["COVID", "NORMAL", "Viral Pneumonia"]
-        for c, name in enumerate(names):
-            for i in range(per_class):
-                write_png(dataset / name / f"{name} ({i + 1}).png", size, seed=100 * c + i)
-    return dataset
 
 
 @pytest.fixture

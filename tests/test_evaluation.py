@@ -8,7 +8,7 @@ from xray_utils import evaluation
 from xray_utils.runs import COMPLETE, Run
 
 
-def _fake_run(folder, model, protocol, y_true, y_prob):
+def _fake_run(folder, model, protocol, y_true, y_prob, rates=(1e-3, 1e-3, 1e-4)):
     folder.mkdir(parents=True)
     np.savez(folder / "predictions.npz", indices=np.arange(len(y_true)), y_true=y_true, y_prob=y_prob)
     (folder / "config.json").write_text(
@@ -16,7 +16,9 @@ def _fake_run(folder, model, protocol, y_true, y_prob):
     )
     (folder / "metrics.json").write_text(json.dumps({"evaluated_epoch": 3, "epochs_run": 3}))
     (folder / "environment.json").write_text("{}")
-    pd.DataFrame({"epoch": [1]}).to_csv(folder / "history.csv", index=False)
+    pd.DataFrame({"epoch": range(1, len(rates) + 1), "learning_rate": rates}).to_csv(
+        folder / "history.csv", index=False
+    )
     (folder / COMPLETE).write_text("")
     return Run.load(folder)
 
@@ -54,8 +56,24 @@ def test_report_confusion_and_protocol_comparison(runs):
     assert report.loc["Normal", "recall"] == pytest.approx(0.5)
     matrix = evaluation.confusion(runs[("m1", "corrected")])
     assert matrix.loc["Normal", "Viral Pneumonia"] == 5 and matrix.values.sum() == 30
-    comparison = evaluation.protocol_comparison(runs)
-    assert comparison.loc["m1", "difference"] == pytest.approx(1 - 25 / 30, abs=1e-4)
+    assert evaluation.protocol_comparison(runs).empty  # no test_steered run: nothing isolates the leak
+
+
+def test_protocol_comparison_isolates_the_leak(runs, tmp_path):
+    y = np.repeat([0, 1, 2], 10)
+    probs = runs[("m1", "study")].predictions()["y_prob"].copy()
+    probs[:3] = [0.1, 0.8, 0.1]  # three COVID images called Normal
+    runs[("m1", "test_steered")] = _fake_run(tmp_path / "c", "m1", "test_steered", y, probs, rates=(1e-3, 1e-4, 1e-5))
+    row = evaluation.protocol_comparison(runs).loc["m1"]
+    assert row["study"] == 1.0 and row["test_steered"] == pytest.approx(27 / 30, abs=1e-4)
+    assert row["corrected"] == pytest.approx(25 / 30, abs=1e-4)
+    assert row["leak"] == pytest.approx(2 / 30, abs=1e-4) and row["more_data"] == pytest.approx(3 / 30, abs=1e-4)
+    assert row["images_changed"] == 8  # 3 COVID wrong only when steered, 5 normals wrong only when corrected
+    assert row["leak_p"] == pytest.approx(0.7265625, abs=1e-4)  # two-sided binomial 3 of 8 at 1/2
+    assert not row["same_schedule"]
+    assert evaluation.rate_cuts(runs[("m1", "test_steered")]) == [2, 3]
+    seeds = evaluation.leak_by_seed({("m1", p, 7): r for (_, p), r in runs.items()})
+    assert seeds[["model", "seed"]].values.tolist() == [["m1", 7]] and seeds["leak"].iloc[0] == pytest.approx(2 / 30)
 
 
 def test_roc_auc_per_class(runs):

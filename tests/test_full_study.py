@@ -17,24 +17,53 @@ def copied(tmp_path):
     return target
 
 
-def test_committed_results_are_six_runs_with_two_missing():
+def test_committed_results_are_ten_runs_with_two_missing():
     full = full_study.load_full_study()
-    assert sorted(full.runs) == [
-        ("m1", "corrected"),
-        ("m1", "study"),
-        ("m2", "study"),
-        ("m3", "corrected"),
-        ("m3", "study"),
-        ("m4", "study"),
-    ]
-    assert full.missing == [("m2", "corrected"), ("m4", "corrected")]
+    assert sorted(full.runs) == sorted(
+        [(m, p) for m in ("m1", "m2", "m3") for p in ("study", "test_steered", "corrected")] + [("m4", "study")]
+    )
+    assert full.missing == [("m4", "test_steered"), ("m4", "corrected")]
     assert full.fingerprint == "6160014dfb20c48a"
-    assert "H100" in full.title and "m2/corrected" in full.describe()
+    assert "H100" in full.title and "m4/corrected" in full.describe()
     assert {run.metrics["test_images"] for run in full.runs.values()} == {736}
 
 
+def test_seed_runs_pair_up_and_isolate_the_leak():
+    from xray_utils import evaluation
+
+    runs = full_study.load_seed_runs(full_study.load_full_study())
+    table = evaluation.leak_by_seed(runs)
+    assert table[["model", "seed"]].values.tolist() == [
+        ["m1", 2], ["m1", 3], ["m1", 1987], ["m2", 1987], ["m3", 2], ["m3", 3], ["m3", 1987]
+    ]  # fmt: skip
+    # The two arms share their training images: only the steering images differ.
+    for (model, protocol, seed), run in runs.items():
+        if protocol == "test_steered":
+            other = runs[(model, "corrected", seed)]
+            assert run.metrics["train_images"] == other.metrics["train_images"] == 2575
+            assert set(run.split().query("subset == 'train'")["file"]) == set(
+                other.split().query("subset == 'train'")["file"]
+            )
+
+
+def test_a_seed_run_with_another_change_is_refused(tmp_path):
+    target = tmp_path / "seeds"
+    shutil.copytree(full_study.seeds_dir(), target)
+    folder = next(target.glob("m1-corrected-*"))
+    config = json.loads((folder / "config.json").read_text())
+    config["batch_size"] = 16
+    fields = {f: config[f] for f in full_study._CONFIG_FIELDS}
+    key = full_study.TrainConfig(**fields).key(config["data_fingerprint"])
+    config["key"] = key
+    renamed = folder.with_name(f"m1-corrected-{key}")
+    folder.rename(renamed)
+    (renamed / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RunError, match=r"not the full profile's configuration with another seed"):
+        full_study.load_seed_runs(None, target)
+
+
 def test_committed_results_hold_no_weights_and_no_machine_paths():
-    for path in full_study.results_dir().rglob("*"):
+    for path in [*full_study.results_dir().rglob("*"), *full_study.seeds_dir().rglob("*")]:
         assert path.suffix not in (".keras", ".h5", ".png", ".jpg", ".npy"), path
         if path.name in ("config.json", "environment.json"):
             text = path.read_text()

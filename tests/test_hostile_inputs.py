@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_tree, write_png
+from helpers import make_tree, write_png
 from PIL import Image
 
 from xray_utils import chapter

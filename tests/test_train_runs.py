@@ -60,9 +60,10 @@ def _overrides(tiny_data):
 
 def test_plan_matches_what_the_model_chapters_train():
     full = chapter_params(**load_profile("full"))
-    assert planned_runs(full) == [(m, p) for m in ("m1", "m2", "m3", "m4") for p in ("study", "corrected")]
+    protocols = ("study", "test_steered", "corrected")
+    assert planned_runs(full) == [(m, p) for m in ("m1", "m2", "m3", "m4") for p in protocols]
     quick = chapter_params(**load_profile("quick"))
-    assert planned_runs(quick, ["m4", "m1"]) == [("m1", "study"), ("m1", "corrected"), ("m4", "study")]
+    assert planned_runs(quick, ["m4", "m1"]) == [*(("m1", p) for p in protocols), ("m4", "study")]
     with pytest.raises(XrayError, match="m5"):
         planned_runs(quick, ["m5"])
 

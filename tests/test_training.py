@@ -56,13 +56,19 @@ def test_training_is_deterministic(small_images, tmp_path):
     np.testing.assert_allclose(first.history["loss"], second.history["loss"], rtol=1e-5)
 
 
-def test_corrected_protocol_restores_the_best_epoch(small_images, tmp_path):
-    run = train(_config(protocol="corrected", epochs=3), small_images, runs_dir=tmp_path, stream=io.StringIO())
-    best = int(run.history.loc[run.history["val_loss"].idxmin(), "epoch"])
-    assert run.metrics["evaluated_epoch"] == best
-    split = run.split()
-    assert set(split.subset) == {"train", "validation", "test"}
-    assert not split[split.subset == "test"].used_for_validation.any()
+def test_leak_arms_share_training_images_and_recipe_and_keep_the_last_epoch(small_images, tmp_path):
+    arms = {
+        p: train(_config(protocol=p, epochs=3), small_images, runs_dir=tmp_path, stream=io.StringIO())
+        for p in ("test_steered", "corrected")
+    }
+    splits = {p: run.split() for p, run in arms.items()}
+    train_files = {p: set(split.query("subset == 'train'")["file"]) for p, split in splits.items()}
+    assert train_files["test_steered"] == train_files["corrected"]
+    assert splits["test_steered"].query("subset == 'test'").used_for_validation.all()
+    assert not splits["corrected"].query("subset == 'test'").used_for_validation.any()
+    assert set(splits["test_steered"].subset) == {"train", "unused", "test"}
+    for run in arms.values():
+        assert run.metrics["evaluated_epoch"] == run.metrics["epochs_run"] == 3  # no early stopping, no restore
 
 
 def test_interrupted_run_is_marked_incomplete_and_leaves_finished_run_alone(small_images, tmp_path, monkeypatch):

@@ -15,6 +15,11 @@ Training writes into a hidden staging folder (``.<name>.incomplete-<pid>``)
 and renames it into place only when everything is written, so a crash or
 Ctrl-C never leaves a half-written folder that looks finished, and never
 touches the previous finished run of the same configuration.
+
+Reading a run back checks what it reads: a damaged, empty or foreign file
+(``model.keras`` that is not a Keras archive, a truncated ``.npz``, object
+arrays, probabilities with NaN or the wrong number of columns) is a
+:class:`RunError` naming the run folder and the file, never a wrong number.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import platform
 import shutil
 import sys
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,13 +116,27 @@ class Run:
     def name(self) -> str:
         return self.folder.name
 
+    def damaged(self, file: str, problem) -> RunError:
+        """The error for a damaged file of this run: names the folder, the file and what is wrong."""
+        return damaged(self.folder, file, problem)
+
     def predictions(self) -> dict[str, np.ndarray]:
-        """``indices`` (N,), ``y_true`` (N,), ``y_prob`` (N, K) on the test part."""
-        with np.load(self.folder / "predictions.npz", allow_pickle=False) as saved:
-            return {k: saved[k] for k in saved.files}
+        """``indices`` (N,), ``y_true`` (N,), ``y_prob`` (N, K) on the test part, checked."""
+        try:
+            with np.load(self.folder / "predictions.npz", allow_pickle=False) as saved:
+                found = {k: saved[k] for k in saved.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise self.damaged("predictions.npz", exc) from exc
+        problem = prediction_problem(found, len(self.config.get("class_names") or []) or None)
+        if problem:
+            raise self.damaged("predictions.npz", problem)
+        return found
 
     def split(self) -> pd.DataFrame:
-        return pd.read_csv(self.folder / "split.csv")
+        try:
+            return pd.read_csv(self.folder / "split.csv")
+        except (OSError, ValueError) as exc:
+            raise self.damaged("split.csv", exc) from exc
 
     def load_model(self):
         """The trained Keras model (``safe_mode=True``: no arbitrary code is run).
@@ -126,9 +146,17 @@ class Run:
         for tracing the prediction function once. Treat it as read-only.
         """
         if self._model is None:
+            path = self.folder / "model.keras"
+            if not path.is_file():
+                raise self.damaged("model.keras", "missing")
+            if not zipfile.is_zipfile(path):
+                raise self.damaged("model.keras", f"not a Keras archive ({path.stat().st_size} bytes)")
             import keras
 
-            self._model = keras.saving.load_model(self.folder / "model.keras", safe_mode=True, compile=False)
+            try:
+                self._model = keras.saving.load_model(path, safe_mode=True, compile=False)
+            except Exception as exc:  # Keras raises many types for a damaged archive; all mean the same here
+                raise self.damaged("model.keras", f"{type(exc).__name__}: {exc}") from exc
         return self._model
 
     @classmethod
@@ -136,16 +164,53 @@ class Run:
         folder = Path(folder)
         if not is_finished(folder):
             raise RunError(f"'{folder}' is not a finished run (no {COMPLETE} marker).")
-        try:
-            return cls(
-                folder=folder,
-                config=json.loads((folder / "config.json").read_text()),
-                metrics=json.loads((folder / "metrics.json").read_text()),
-                history=pd.read_csv(folder / "history.csv"),
-                environment=json.loads((folder / "environment.json").read_text()),
-            )
-        except (OSError, ValueError) as exc:
-            raise RunError(f"Run folder '{folder}' is damaged ({exc}); delete it and retrain.") from exc
+        return cls(
+            folder=folder,
+            config=_read(folder, "config.json", _json_object),
+            metrics=_read(folder, "metrics.json", _json_object),
+            history=_read(folder, "history.csv", pd.read_csv),
+            environment=_read(folder, "environment.json", _json_object),
+        )
+
+
+def damaged(folder: Path, file: str, problem) -> RunError:
+    """A one-line :class:`RunError` for a damaged ``file`` in run ``folder``."""
+    text = " ".join(str(problem).split()) or type(problem).__name__
+    return RunError(f"Run folder '{folder}' is damaged: {file}: {text[:300]}. Delete the folder and retrain.")
+
+
+def _json_object(path: Path) -> dict:
+    value = json.loads(path.read_text())
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _read(folder: Path, file: str, reader):
+    """``reader(folder / file)``, any failure being a :class:`RunError` naming the folder and the file."""
+    try:
+        return reader(folder / file)
+    except (OSError, ValueError) as exc:
+        raise damaged(folder, file, exc) from exc
+
+
+def prediction_problem(saved: dict[str, np.ndarray], classes: int | None) -> str | None:
+    """What is wrong with the arrays of a ``predictions.npz`` (None when they are sound)."""
+    missing = {"indices", "y_true", "y_prob"} - set(saved)
+    if missing:
+        return f"missing array(s) {', '.join(sorted(missing))}"
+    indices, y_true, y_prob = saved["indices"], saved["y_true"], saved["y_prob"]
+    if indices.dtype.kind not in "iu" or y_true.dtype.kind not in "iu" or y_prob.dtype.kind != "f":
+        return f"unexpected types ({indices.dtype}, {y_true.dtype}, {y_prob.dtype})"
+    if y_prob.ndim != 2 or not len(indices) == len(y_true) == len(y_prob):
+        return f"inconsistent shapes {indices.shape}, {y_true.shape}, {y_prob.shape}"
+    if classes is not None and y_prob.shape[1] != classes:
+        return f"y_prob has {y_prob.shape[1]} columns for {classes} classes"
+    if not np.isfinite(y_prob).all() or y_prob.min(initial=0) < 0 or y_prob.max(initial=0) > 1 + 1e-6:
+        return "y_prob holds values that are not probabilities (NaN, infinite or outside [0, 1])"
+    if len(y_true) and (y_true.min() < 0 or y_true.max() >= y_prob.shape[1]):
+        return "y_true holds labels outside the classes"
+    return None
 
 
 @contextmanager

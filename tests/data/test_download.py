@@ -1,7 +1,7 @@
 import importlib
 
 import pytest
-from conftest import make_tree
+from helpers import make_tree
 
 from xray_utils import data
 from xray_utils.errors import DownloadError

@@ -2,7 +2,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import make_tree
+from helpers import make_tree
 
 from xray_utils.data import (
     check_no_cross_class_copies,

@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from conftest import make_tree, write_png
+from helpers import make_tree, write_png
 
 from xray_utils.data import CLASS_NAMES, DataError, canonical_class, find_dataset, resolve_dataset
 

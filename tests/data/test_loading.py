@@ -3,7 +3,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_tree, write_png
+from helpers import make_tree, write_png
 from PIL import Image
 
 from xray_utils.data import DataError, ImageSet, decode_image, find_dataset, load_images

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_tree
+from helpers import make_tree
 from release_2021 import COUNTS, make_release_2021
 
 from xray_utils import chapter

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from xray_utils.data import corrected_split, make_split, study_split
+from xray_utils.data import corrected_split, make_split, steered_split, study_split
 from xray_utils.errors import ConfigError
 
 LABELS = np.repeat([0, 1, 2], [1200, 1341, 1345])  # the original study's counts
@@ -28,6 +28,13 @@ def test_corrected_split_is_70_10_20_disjoint_and_shares_the_test_set():
     assert len(corrected.val) == pytest.approx(0.1 * len(LABELS), abs=2)
     val_share = np.bincount(LABELS[corrected.val]) / len(corrected.val)
     assert np.allclose(val_share, np.bincount(LABELS) / len(LABELS), atol=0.01)
+
+
+def test_steered_split_trains_on_the_corrected_images_and_steers_with_the_test_set():
+    steered, corrected = steered_split(LABELS), corrected_split(LABELS)
+    assert np.array_equal(steered.train, corrected.train) and np.array_equal(steered.test, corrected.test)
+    assert steered.val_is_test and not corrected.val_is_test
+    assert np.array_equal(steered.unused, corrected.val)  # set aside: the two arms differ only in the steering set
 
 
 def test_membership_and_save(tmp_path):

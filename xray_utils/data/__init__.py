@@ -24,7 +24,7 @@ from .duplicates import check_no_cross_class_copies, find_duplicates, perceptual
 from .layout import CLASS_NAMES, DatasetIndex, canonical_class, find_dataset
 from .loading import ImageSet, SkippedFile, data_fingerprint, decode_image, load_images
 from .releases import DATA_SUBSETS, age_summary, provenance_table, select_subset, shift_set
-from .splits import PROTOCOLS, STUDY_SEED, Split, corrected_split, make_split, study_split, test_steered_split
+from .splits import PROTOCOLS, STUDY_SEED, Split, corrected_split, make_split, steered_split, study_split
 from .survey import survey_files
 from .synthetic import default_synthetic_dir, make_synthetic_dataset
 
@@ -68,7 +68,7 @@ __all__ = [
     "shift_set",
     "study_split",
     "survey_files",
-    "test_steered_split",
+    "steered_split",
 ]
 
 

@@ -60,6 +60,33 @@ def exact_duplicate_pairs(digests) -> list[tuple[int, int]]:
     return pairs
 
 
+_COLUMNS = ["file_a", "file_b", "class_a", "class_b", "kind", "distance"]
+
+
+def _pairs_frame(rows, files, labels, class_names) -> pd.DataFrame:
+    """``(i, j, distance, kind)`` rows as a table of file names and class names."""
+    return pd.DataFrame(
+        {
+            "file_a": [files[i] for i, *_ in rows],
+            "file_b": [files[j] for _, j, *_ in rows],
+            "class_a": [class_names[labels[i]] for i, *_ in rows],
+            "class_b": [class_names[labels[j]] for _, j, *_ in rows],
+            "kind": [k for *_, k in rows],
+            "distance": [d for _, _, d, _ in rows],
+        },
+        columns=_COLUMNS,
+    )
+
+
+def exact_pairs_frame(files, labels, class_names, digests) -> pd.DataFrame:
+    """Exact copies (same digest) as a :func:`find_duplicates`-style table.
+
+    ``load_images`` passes it to :func:`check_no_cross_class_copies`, the one
+    implementation of the cross-class check.
+    """
+    return _pairs_frame([(i, j, 0, "exact") for i, j in exact_duplicate_pairs(digests)], files, labels, class_names)
+
+
 def find_duplicates(imageset, split=None, max_distance: int = 2) -> pd.DataFrame:
     """All exact and near-duplicate pairs of an :class:`ImageSet`.
 
@@ -73,17 +100,7 @@ def find_duplicates(imageset, split=None, max_distance: int = 2) -> pd.DataFrame
     for i, j, d in hamming_pairs(perceptual_hashes(imageset.images), max_distance).tolist():
         if (i, j) not in exact:
             rows.append((i, j, d, "near"))
-    names = imageset.class_names
-    frame = pd.DataFrame(
-        {
-            "file_a": [imageset.files[i] for i, *_ in rows],
-            "file_b": [imageset.files[j] for _, j, *_ in rows],
-            "class_a": [names[imageset.labels[i]] for i, *_ in rows],
-            "class_b": [names[imageset.labels[j]] for _, j, *_ in rows],
-            "kind": [k for *_, k in rows],
-            "distance": [d for _, _, d, _ in rows],
-        }
-    )
+    frame = _pairs_frame(rows, imageset.files, imageset.labels, imageset.class_names)
     if split is not None:
         subset = np.full(len(imageset), "-", dtype=object)
         subset[split.train], subset[split.val], subset[split.test] = "train", "validation", "test"

@@ -12,11 +12,17 @@ Two public layouts are recognised:
 Class folders map case- and spelling-insensitively to ``COVID``, ``Normal`` and
 ``Viral Pneumonia``; ``Lung_Opacity`` (2021 only) is recognised and left out
 unless asked for. Nothing here knows how many images a class should have.
+
+Images may be PNG, JPEG, TIFF, WebP or BMP (``IMAGE_SUFFIXES``). A file whose
+name is not valid UTF-8 (common in zips made on Windows) is left out with a
+note naming it, because its name could not be written to a split file.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,7 +33,8 @@ from ..paths import default_data_dir
 
 CLASS_NAMES: tuple[str, ...] = ("COVID", "Normal", "Viral Pneumonia")
 EXTRA_CLASS = "Lung_Opacity"
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".7z", ".rar")
 SYNTHETIC_MARKER = "SYNTHETIC.txt"
 _SEARCH_DEPTH = 3
 
@@ -104,12 +111,33 @@ def _is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
+def printable_name(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 shown as ``\\xe9`` (file names may hold any bytes)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as surrogates
+        return False
+    return True
+
+
+def _subfolders(folder: Path, what: str = "folder") -> list[Path]:
+    """Sorted sub-folders of ``folder``; :class:`DataError` naming it when permission is denied."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+    except PermissionError as exc:
+        raise DataError(f"Permission denied: cannot read {what} '{folder}'.") from exc
+
+
 def _class_folders(folder: Path) -> dict[str, list[Path]]:
     """Recognised class sub-folders of ``folder``, by canonical label."""
     found: dict[str, list[Path]] = {}
     try:
-        children = sorted(p for p in folder.iterdir() if p.is_dir())
-    except OSError:
+        children = _subfolders(folder)
+    except (OSError, DataError):
         return found
     for child in children:
         label = canonical_class(child.name)
@@ -118,8 +146,11 @@ def _class_folders(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _candidates(root: Path) -> list[Path]:
-    """Folders at most ``_SEARCH_DEPTH`` levels below ``root`` that hold class folders."""
+def _candidates(root: Path, denied: list[Path]) -> list[Path]:
+    """Folders at most ``_SEARCH_DEPTH`` levels below ``root`` that hold class folders.
+
+    Folders that cannot be read for lack of permission are appended to ``denied``.
+    """
     hits, frontier = [], [root]
     for _ in range(_SEARCH_DEPTH + 1):
         next_frontier = []
@@ -128,11 +159,42 @@ def _candidates(root: Path) -> list[Path]:
                 hits.append(folder)
                 continue
             try:
-                next_frontier += sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+                next_frontier += [p for p in _subfolders(folder) if not p.name.startswith(".")]
+            except DataError:
+                denied.append(folder)
             except OSError:
                 continue
         frontier = next_frontier
     return hits
+
+
+def _archive_kind(path: Path) -> str | None:
+    """The archive suffix (``"zip"``, ``"tar.gz"``, ...) when ``path`` is an archive file, else None."""
+    name = path.name.lower()
+    suffix = next((s for s in ARCHIVE_SUFFIXES if name.endswith(s)), None)
+    if suffix is None and zipfile.is_zipfile(path):
+        return "zip"
+    return suffix[1:] if suffix else None
+
+
+def _not_a_folder(root: Path) -> DataError:
+    """The error for a ``data_dir`` that is a file: for an archive, the command that extracts it."""
+    kind = _archive_kind(root)
+    if kind is None:
+        return DataError(f"Data path '{root}' is a file, not a folder.")
+    ending = f".{kind}"
+    stem = root.name[: -len(ending)] if root.name.lower().endswith(ending) else f"{root.name}-extracted"
+    target = root.with_name(stem)
+    if kind == "zip":
+        how = f"python -m zipfile -e '{root}' '{target}'"
+    elif kind.startswith("t"):
+        how = f"mkdir -p '{target}' && tar -xf '{root}' -C '{target}'"
+    else:
+        how = "with 7-Zip or unrar"
+    return DataError(
+        f"Data path '{root}' is a {kind} archive, not a folder: extract it first ({how}) "
+        f"and set data_dir / XRAY_DATA_DIR to '{target}'."
+    )
 
 
 def _release_of(class_dirs: dict[str, list[Path]]) -> str:
@@ -172,13 +234,16 @@ def find_dataset(
             "(xray_utils.data.download()), unzip it there, or point XRAY_DATA_DIR / data_dir at it."
         )
     if not root.is_dir():
-        raise DataError(f"Data path '{root}' is a file, not a folder.")
-    candidates = _candidates(root)
+        raise _not_a_folder(root)
+    _subfolders(root, "data folder")  # permission denied here must not read as "nothing found"
+    denied: list[Path] = []
+    candidates = _candidates(root, denied)
     if not candidates:
+        unreadable = " Permission denied for " + ", ".join(f"'{d}'" for d in denied) + "." if denied else ""
         raise DataError(
             f"No COVID-19 Radiography Database found in '{root}': expected class folders "
             f"{', '.join(CLASS_NAMES)} (2021 layout '<Class>/images/*.png' or 2020 layout "
-            "'<Class>/*.png') at most three levels below it."
+            f"'<Class>/*.png') at most three levels below it.{unreadable}"
         )
     # Prefer the shallowest dataset (a held-out set nested deeper is not the main one),
     # and the 2021 release over the 2020 one when both sit side by side.
@@ -189,7 +254,37 @@ def find_dataset(
     if len(shallowest) > 1:
         others = ", ".join(f"'{c}'" for c in shallowest if c != chosen)
         notes.append(f"Several datasets found; using '{chosen}' and ignoring {others}.")
-    return _index_folder(chosen, include_lung_opacity, notes, required)
+    try:
+        return _index_folder(chosen, include_lung_opacity, notes, required)
+    except PermissionError as exc:  # e.g. a class folder that cannot even be looked into
+        raise DataError(f"Permission denied: cannot read '{exc.filename or chosen}'.") from exc
+
+
+def _list_images(image_dir: Path) -> list[Path]:
+    """Image files of one class folder in natural order; permission denied names the folder."""
+    if not image_dir.is_dir():
+        return []
+    try:
+        found = [p for p in image_dir.iterdir() if p.is_file() and _is_image_file(p)]
+    except PermissionError as exc:
+        raise DataError(f"Permission denied: cannot read class folder '{image_dir}'.") from exc
+    return sorted(found, key=lambda p: natural_key(p.name))
+
+
+def _class_images(image_dir: Path, root: Path, notes: list[str]) -> list[Path]:
+    """The images of one class folder; names that are not UTF-8 are left out with a note."""
+    members = _list_images(image_dir)
+    odd = [p for p in members if not _is_utf8(p.name)]
+    if odd:
+        shown = ", ".join(f"'{printable_name(p.relative_to(root).as_posix())}'" for p in odd[:5])
+        more = f" and {len(odd) - 5} more" if len(odd) > 5 else ""
+        notes.append(
+            f"Left out {len(odd)} file(s) whose names are not valid UTF-8 (rename them to use them): {shown}{more}."
+        )
+        members = [p for p in members if _is_utf8(p.name)]
+    if not members:
+        raise DataError(f"Class folder '{image_dir}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    return members
 
 
 def _index_folder(
@@ -209,9 +304,7 @@ def _index_folder(
             f"{', '.join(sorted(d[0].name for d in class_dirs.values())) or 'none'}."
         )
     unknown = sorted(
-        p.name
-        for p in folder.iterdir()
-        if p.is_dir() and canonical_class(p.name) is None and not p.name.startswith(".")
+        p.name for p in _subfolders(folder) if canonical_class(p.name) is None and not p.name.startswith(".")
     )
     if unknown:
         notes.append(f"Ignored folder(s) that are not classes: {', '.join(unknown)}.")
@@ -222,17 +315,7 @@ def _index_folder(
     for label, name in enumerate(wanted):
         if name not in class_dirs:
             continue  # allowed only when not required
-        image_dir = _image_folder(class_dirs[name][0], release)
-        members = (
-            sorted(
-                (p for p in image_dir.iterdir() if p.is_file() and _is_image_file(p)),
-                key=lambda p: natural_key(p.name),
-            )
-            if image_dir.is_dir()
-            else []
-        )
-        if not members:
-            raise DataError(f"Class folder '{image_dir}' holds no .png/.jpg images.")
+        members = _class_images(_image_folder(class_dirs[name][0], release), folder, notes)
         files += members
         labels += [label] * len(members)
     synthetic = _is_synthetic(folder)

@@ -13,6 +13,17 @@ conversion (:func:`decode_image`) so that the models always see
 4. the image is resized to ``S x S`` with bilinear interpolation (non-square
    images are stretched, as in the original study).
 
+Before that, a JPEG's EXIF orientation tag is applied (a photo tagged "rotate
+90" is turned upright). Images of more than ``LARGE_IMAGE_PIXELS`` are first
+reduced by an integer factor (box average), so that a 9000 x 9000 16-bit scan
+needs tens of megabytes rather than a gigabyte; images above Pillow's
+``Image.MAX_IMAGE_PIXELS`` (a guard against decompression bombs) are skipped
+with a reason that states the limit.
+
+The cache is only an optimisation: a cache folder that cannot be read or
+written (read-only or full file system) costs a one-line warning, and the
+images are decoded without it.
+
 Pixels stay ``uint8`` in memory (the study's float32 copy of the data needed
 1.7 GB); the models scale them to [0, 1] themselves.
 """
@@ -23,21 +34,26 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+from tqdm.contrib.concurrent import thread_map
 
 from ..errors import DataError
 from ..paths import default_cache_dir
+from .duplicates import check_no_cross_class_copies, exact_pairs_frame
 from .layout import DatasetIndex
 
-LOADER_VERSION = 2  # bump when decode_image or the cache format changes
+LOADER_VERSION = 3  # bump when decode_image or the cache format changes
 DEFAULT_IMAGE_SIZE = 192
 MAX_UNREADABLE_FRACTION = 0.01
+LARGE_IMAGE_PIXELS = 4096 * 4096  # above this, reduce before converting (real radiographs stay below)
+SHOWN_FILES = 3  # unreadable files named in an error
 
 
 @dataclass(frozen=True)
@@ -101,25 +117,54 @@ class ImageSet:
         )
 
 
+def _name_bytes(text: str) -> bytes:
+    """UTF-8 bytes of a file name; bytes that were not UTF-8 (surrogates) come back as they were."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def data_fingerprint(files, labels, class_names) -> str:
     """Short hash of file names (without extension) and labels: the data's identity."""
     digest = hashlib.sha256()
     digest.update("|".join(class_names).encode())
     for name, label in zip(files, np.asarray(labels).tolist()):
-        digest.update(f"{Path(name).with_suffix('').as_posix()}:{label};".encode())
+        digest.update(_name_bytes(f"{Path(name).with_suffix('').as_posix()}:{label};"))
     return digest.hexdigest()[:16]
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
+def _box_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    """``values`` averaged over ``factor x factor`` blocks (a view-based reduction: no full-size copy)."""
+    if factor < 2:
+        return values.astype(np.float64)
+    h, w = values.shape[0] // factor * factor, values.shape[1] // factor * factor
+    return values[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+
+
+def _deep_values(image: Image.Image, factor: int) -> np.ndarray:
+    """A 16/32-bit image as float64, box-reduced by ``factor`` strip by strip (no full-size copy)."""
+    if factor < 2:
+        return np.asarray(image, dtype=np.float64)
+    height = image.height // factor * factor
+    rows = max(1, (1 << 22) // (image.width * factor)) * factor  # about 4 M pixels per strip
+    strips = [
+        _box_mean(np.asarray(image.crop((0, top, image.width, min(top + rows, height)))), factor)
+        for top in range(0, height, rows)
+    ]
+    return np.concatenate(strips)
+
+
+def _to_8bit(image: Image.Image, factor: int = 1) -> Image.Image:
+    """Steps 1 and 2 of the conversion; ``factor`` > 1 also box-reduces (first, for 16/32-bit images)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        values = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if values.max(initial=0) > 255 or image.mode.startswith("I;16") else 1.0
+        scale = 257.0 if image.getextrema()[1] > 255 or image.mode.startswith("I;16") else 1.0
+        values = _deep_values(image, factor)
         return Image.fromarray(np.clip(np.rint(values / scale), 0, 255).astype(np.uint8), "L")
     if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
+        values = _deep_values(image, factor)
         low, high = values.min(initial=0), values.max(initial=1)
         span = high - low or 1.0
         return Image.fromarray(np.rint((values - low) / span * 255).astype(np.uint8), "L")
+    if factor > 1 and image.mode in ("L", "LA", "RGB", "RGBA"):
+        image = image.reduce(factor)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
@@ -129,11 +174,34 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image.convert("RGB" if image.mode in ("P", "CMYK", "YCbCr", "HSV", "LAB") else "L")
 
 
+def _reduction(size: tuple[int, int], image_size: int) -> int:
+    """Integer factor to shrink a very large image by before converting it (1: leave as is)."""
+    if size[0] * size[1] <= LARGE_IMAGE_PIXELS:
+        return 1
+    return max(1, min(size) // (2 * image_size))
+
+
+def _too_large(pixels: int | None) -> ValueError:
+    limit = Image.MAX_IMAGE_PIXELS
+    shown = f"{pixels:,} pixels" if pixels else "too many pixels"
+    return ValueError(
+        f"image too large: {shown}, above the limit of {limit:,} pixels "
+        "(PIL.Image.MAX_IMAGE_PIXELS, a guard against decompression bombs)"
+    )
+
+
+def _check_pixels(image: Image.Image) -> None:
+    """Refuse, before decoding, images above ``Image.MAX_IMAGE_PIXELS`` (after a JPEG's draft)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        raise _too_large(image.width * image.height)
+
+
 def decode_image(source, image_size: int, channels: int) -> np.ndarray:
     """Read one image (a path or the file's bytes) into ``uint8`` ``(image_size, image_size, channels)``.
 
     Raises ``OSError`` or ``ValueError`` with a short reason for files that are
-    empty, truncated, unreadable or not images.
+    empty, truncated, unreadable, too large or not images.
     """
     raw = _read_file(Path(source)) if isinstance(source, (str, Path)) else source
     if len(raw) == 0:
@@ -141,11 +209,16 @@ def decode_image(source, image_size: int, channels: int) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             image.draft("RGB" if channels == 3 else "L", (image_size, image_size))
+            _check_pixels(image)
             image.load()
-            image = _to_8bit(image).convert("L" if channels == 1 else "RGB")
+            ImageOps.exif_transpose(image, in_place=True)  # EXIF "rotate 90" and the like
+            image = _to_8bit(image, _reduction(image.size, image_size)).convert("L" if channels == 1 else "RGB")
     except UnidentifiedImageError as exc:
         raise ValueError("not an image Pillow can read") from exc
-    except OSError as exc:
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(int(found.group(1)) if found else None) from exc
+    except (OSError, SyntaxError, EOFError) as exc:  # Pillow's plugins raise all three for damaged files
         raise OSError(f"broken image ({exc})") from exc
     if image.size != (image_size, image_size):
         image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
@@ -160,94 +233,68 @@ def _read_file(path: Path) -> bytes:
         raise OSError("permission denied") from exc
 
 
-def _decode_or_reason(args):
-    """``(array or None, reason or None, sha256 of the bytes or None)`` for one file."""
-    path, image_size, channels = args
-    try:
-        raw = _read_file(path)
-        return decode_image(raw, image_size, channels), None, hashlib.sha256(raw).hexdigest()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        return None, str(exc) or type(exc).__name__, None
-
-
 def _cache_key(index: DatasetIndex, image_size: int, channels: int) -> str:
+    """Identity of the decoded array: loader version, shape, and each file's name, label, size and time."""
     digest = hashlib.sha256(f"v{LOADER_VERSION}|{image_size}|{channels}".encode())
     digest.update("|".join(index.class_names).encode())
     for path, label in zip(index.files, index.labels.tolist()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(index.root)}|{label}|{stat.st_size}|{stat.st_mtime_ns};".encode())
+        try:
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:  # gone or unreadable since it was listed: decoding will say so
+            size, mtime = -1, -1
+        digest.update(_name_bytes(f"{path.relative_to(index.root)}|{label}|{size}|{mtime};"))
     return digest.hexdigest()[:24]
 
 
-def _check_unreadable(index: DatasetIndex, skipped_labels: list[int], limit: float) -> None:
+def _check_unreadable(index: DatasetIndex, skipped: dict[int, str], limit: float) -> None:
+    """:class:`DataError` naming the folder and the first unreadable files when a class has too many."""
     total = np.bincount(index.labels, minlength=len(index.class_names))
-    bad = np.bincount(np.asarray(skipped_labels, dtype=np.int64), minlength=len(index.class_names))
     for label in range(len(index.class_names)):
-        if total[label] == 0:
-            continue  # a class absent from a held-out set
+        bad = [i for i in sorted(skipped) if index.labels[i] == label]
+        if total[label] == 0 or not bad:
+            continue  # a class absent from a held-out set, or one with no unreadable file
         folder = index.files[int(np.flatnonzero(index.labels == label)[0])].parent
-        if bad[label] == total[label]:
-            raise DataError(f"No readable image in class folder '{folder}' ({bad[label]} unreadable).")
-        if bad[label] > limit * total[label]:
+        shown = "; ".join(f"{index.files[i].name}: {skipped[i]}" for i in bad[:SHOWN_FILES])
+        more = f"; and {len(bad) - SHOWN_FILES} more" if len(bad) > SHOWN_FILES else ""
+        if len(bad) == total[label]:
+            raise DataError(f"No readable image in class folder '{folder}' ({shown}{more}).")
+        if len(bad) > limit * total[label]:
             raise DataError(
-                f"{bad[label]} of {total[label]} images in '{folder}' are unreadable "
-                f"(more than {limit:.0%}); the download looks incomplete or corrupt. "
-                "See the skipped-file report (ImageSet.skipped) or re-download."
+                f"{len(bad)} of {total[label]} images in '{folder}' are unreadable (more than {limit:.0%}): "
+                f"{shown}{more}. The download looks incomplete or corrupt: re-download it or remove these files."
             )
-
-
-class _Progress:
-    """A tqdm bar on an interactive terminal; silent in notebooks and CI logs."""
-
-    def __init__(self, total: int, enabled: bool | None):
-        self.bar = None
-        if enabled is None:
-            enabled = sys.stderr.isatty()
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc="decoding", unit="img", leave=False)
-
-    def update(self) -> None:
-        if self.bar is not None:
-            self.bar.update()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _decode_all(index, image_size, channels, workers, progress):
+    """Decode every file into one preallocated array, in index order.
+
+    Each worker writes its own row, so no list of per-image arrays doubles the
+    memory; ``thread_map`` keeps the results in input order and draws the bar.
+    """
     images = np.empty((len(index), image_size, image_size, channels), dtype=np.uint8)
-    ok = np.zeros(len(index), dtype=bool)
-    reasons: dict[int, str] = {}
-    digests: dict[int, str] = {}
-    bar = _Progress(len(index), progress)
-    jobs = ((p, image_size, channels) for p in index.files)
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        for i, (array, reason, digest) in enumerate(pool.map(_decode_or_reason, jobs, chunksize=16)):
-            if array is None:
-                reasons[i] = reason
-            else:
-                images[i] = array
-                ok[i] = True
-                digests[i] = digest
-            bar.update()
-    bar.close()
-    return images, ok, reasons, digests
 
+    def decode_into(i: int):
+        try:
+            raw = _read_file(index.files[i])
+            images[i] = decode_image(raw, image_size, channels)
+            return None, hashlib.sha256(raw).hexdigest()
+        except (OSError, ValueError) as exc:
+            return str(exc) or type(exc).__name__, None
 
-def _check_cross_class_copies(index: DatasetIndex, digests: dict[int, str]) -> None:
-    """The same bytes under two labels cannot both be right: fail, naming both files."""
-    first: dict[str, int] = {}
-    for i in sorted(digests):
-        j = first.setdefault(digests[i], i)
-        if j != i and index.labels[j] != index.labels[i]:
-            raise DataError(
-                f"The same image is filed under two classes: '{index.files[j]}' "
-                f"({index.class_names[index.labels[j]]}) and '{index.files[i]}' "
-                f"({index.class_names[index.labels[i]]}). Remove the wrong copy."
-            )
+    results = thread_map(
+        decode_into,
+        range(len(index)),
+        max_workers=workers or os.cpu_count() or 1,
+        tqdm_class=tqdm,
+        disable=not (sys.stderr.isatty() if progress is None else progress),
+        desc="decoding",
+        unit="img",
+        leave=False,
+    )
+    reasons = {i: reason for i, (reason, _) in enumerate(results) if reason is not None}
+    digests = {i: digest for i, (_, digest) in enumerate(results) if digest is not None}
+    return images, reasons, digests
 
 
 def _cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
@@ -255,21 +302,30 @@ def _cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
     return folder / f"{key}.npy", folder / f"{key}.json"
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _read_cache(array_path: Path, meta_path: Path, key: str):
-    """The cached (images, meta), or None when absent, stale or corrupt."""
-    if not (array_path.is_file() and meta_path.is_file()):
-        return None
+    """The cached (images, meta), or None when absent, stale, corrupt or unreadable."""
     try:
+        if not (array_path.is_file() and meta_path.is_file()):
+            return None
         meta = json.loads(meta_path.read_text())
         images = np.load(array_path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except OSError as exc:
+        _warn(f"cannot read the image cache {array_path} ({exc.strerror or exc}); decoding without it.")
+        return None
+    except (ValueError, EOFError) as exc:
         print(f"Ignoring corrupt cache {array_path.name}: {exc}; rebuilding.", file=sys.stderr)
         return None
     if (
-        meta.get("key") != key
+        not isinstance(meta, dict)
+        or not {"kept", "skipped", "digests"} <= set(meta)
+        or meta.get("key") != key
         or list(images.shape) != meta.get("shape")
         or images.dtype != np.uint8
-        or len(meta.get("digests", [])) != len(images)
+        or len(meta["digests"]) != len(images)
     ):
         print(f"Ignoring stale cache {array_path.name}; rebuilding.", file=sys.stderr)
         return None
@@ -277,13 +333,35 @@ def _read_cache(array_path: Path, meta_path: Path, key: str):
 
 
 def _write_cache(array_path: Path, meta_path: Path, images: np.ndarray, meta: dict) -> None:
-    array_path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the cache atomically; any failure (read-only, full disk) is a warning and leaves no partial file."""
     tmp_array = array_path.with_suffix(f".tmp{os.getpid()}.npy")
     tmp_meta = meta_path.with_suffix(f".tmp{os.getpid()}.json")
-    np.save(tmp_array, images, allow_pickle=False)
-    tmp_meta.write_text(json.dumps(meta))
-    os.replace(tmp_array, array_path)
-    os.replace(tmp_meta, meta_path)
+    try:
+        array_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(tmp_array, images, allow_pickle=False)
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_array, array_path)
+        os.replace(tmp_meta, meta_path)
+    except (OSError, ValueError) as exc:
+        for partial in (tmp_array, tmp_meta):
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        _warn(f"could not write the image cache in '{array_path.parent}' ({reason}); continuing without it.")
+
+
+def _decode_index(index: DatasetIndex, image_size: int, channels: int, workers, progress):
+    """Decode ``index``: (images of the readable files, kept indices, {index: reason}, digests)."""
+    images, reasons, found = _decode_all(index, image_size, channels, workers, progress)
+    keep = np.asarray(sorted(found), dtype=np.int64)
+    check_no_cross_class_copies(
+        exact_pairs_frame(
+            [str(index.files[i]) for i in keep], index.labels[keep], index.class_names, [found[i] for i in keep]
+        )
+    )
+    return (images[keep] if reasons else images), keep, reasons, tuple(found[i] for i in keep)
 
 
 def load_images(
@@ -302,44 +380,35 @@ def load_images(
     Decoding runs in ``workers`` threads (default: one per core). The result is
     cached under ``cache_dir`` (default ``$XRAY_CACHE_DIR`` or ``.cache``) keyed by
     the file list (names, sizes, modification times), ``image_size`` and
-    ``channels``: a second call on unchanged files reads one ``.npy`` file.
+    ``channels``: a second call on unchanged files reads one ``.npy`` file. A
+    cache that cannot be read or written is a warning, never an error.
     Unreadable files are skipped and listed in ``ImageSet.skipped``; if more than
     ``max_unreadable_fraction`` of a class is unreadable, :class:`DataError` names
-    the folder.
+    the folder and the first such files with their reasons.
     """
     from ..config import validate_image_shape
 
     validate_image_shape(image_size, channels)
-    key = _cache_key(index, image_size, channels)
-    array_path, meta_path = _cache_paths(Path(cache_dir or default_cache_dir()), key)
-    cached = _read_cache(array_path, meta_path, key) if use_cache else None
+    cached = None
+    if use_cache:
+        key = _cache_key(index, image_size, channels)
+        array_path, meta_path = _cache_paths(Path(cache_dir or default_cache_dir()), key)
+        cached = _read_cache(array_path, meta_path, key)
     relative = index.relative_files()
     if cached is not None:
         images, meta = cached
         keep = np.asarray(meta["kept"], dtype=np.int64)
-        skipped = [SkippedFile(**s) for s in meta["skipped"]]
+        dropped = np.setdiff1d(np.arange(len(index)), keep).tolist()
+        reasons = {i: s["reason"] for i, s in zip(dropped, meta["skipped"])}
         digests = tuple(meta["digests"])
     else:
-        images, ok, reasons, found = _decode_all(index, image_size, channels, workers, progress)
-        _check_cross_class_copies(index, found)
-        keep = np.flatnonzero(ok)
-        skipped = [SkippedFile(relative[i], reasons[i]) for i in sorted(reasons)]
-        digests = tuple(found[i] for i in keep)
-        if reasons:
-            images = images[keep]
-        meta = {
-            "key": key,
-            "shape": list(images.shape),
-            "kept": keep.tolist(),
-            "skipped": [s.__dict__ for s in skipped],
-            "digests": list(digests),
-        }
+        images, keep, reasons, digests = _decode_index(index, image_size, channels, workers, progress)
         if use_cache:
-            _write_cache(array_path, meta_path, images, meta)
-    if skipped:
-        _check_unreadable(
-            index, index.labels[np.setdiff1d(np.arange(len(index)), keep)].tolist(), max_unreadable_fraction
-        )
+            skipped = [{"file": relative[i], "reason": reasons[i]} for i in sorted(reasons)]
+            meta = {"key": key, "shape": list(images.shape), "kept": keep.tolist(), "skipped": skipped}
+            _write_cache(array_path, meta_path, images, {**meta, "digests": list(digests)})
+    if reasons:
+        _check_unreadable(index, reasons, max_unreadable_fraction)
     return ImageSet(
         images=images,
         labels=index.labels[keep].copy(),
@@ -348,7 +417,7 @@ def load_images(
         root=index.root,
         synthetic=index.synthetic,
         release=index.release,
-        skipped=skipped,
+        skipped=[SkippedFile(relative[i], reasons[i]) for i in sorted(reasons)],
         from_cache=cached is not None,
         digests=digests,
         data_subset=index.data_subset,

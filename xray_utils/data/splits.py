@@ -105,13 +105,13 @@ def corrected_split(labels, seed: int = STUDY_SEED, test_size: float = 0.2, val_
     return Split("corrected", np.sort(train), np.sort(val), base.test, seed)
 
 
-def test_steered_split(labels, seed: int = STUDY_SEED) -> Split:
+def steered_split(labels, seed: int = STUDY_SEED) -> Split:
     """The corrected split's training part, steered by the test part (its validation part unused)."""
     corrected = corrected_split(labels, seed)
     return Split("test_steered", corrected.train, corrected.test, corrected.test, seed, unused=corrected.val)
 
 
-_SPLITS = {"study": study_split, "test_steered": test_steered_split, "corrected": corrected_split}
+_SPLITS = {"study": study_split, "test_steered": steered_split, "corrected": corrected_split}
 
 
 def make_split(protocol: str, labels, seed: int = STUDY_SEED) -> Split:

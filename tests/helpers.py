@@ -1,0 +1,50 @@
+"""Helpers the tests share: small image files and miniature dataset trees.
+
+Import them with ``from helpers import make_tree, write_png`` (``tests/`` is on
+``sys.path`` through pytest's ``pythonpath`` setting in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from xray_utils.data import canonical_class
+
+
+def write_png(path: Path, size=(32, 32), mode="L", value=None, seed=0) -> Path:
+    """A small random image file (any Pillow mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    if mode == "RGB":
+        array = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    else:
+        array = rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)
+    if value is not None:
+        array[:] = value
+    Image.fromarray(array).convert(mode).save(path)
+    return path
+
+
+def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, size=(32, 32)) -> Path:
+    """A miniature dataset in the 2021 or 2020 layout under ``root``; returns the dataset folder."""
+    if layout == "2021":
+        dataset = root / "COVID-19_Radiography_Dataset"
+        names = names or ["COVID", "Normal", "Viral Pneumonia"]
+        for c, name in enumerate(names):
+            # the 2021 release's pediatric normals (the study's) are Normal-63 ... Normal-1403
+            first = 63 if canonical_class(name) == "Normal" else 1
+            for i in range(per_class):
+                write_png(dataset / name / "images" / f"{name}-{i + first}.png", size, seed=100 * c + i)
+                write_png(dataset / name / "masks" / f"{name}-{i + first}.png", size, value=255)
+            (dataset / f"{name}.metadata.xlsx").write_bytes(b"PK\x03\x04 not really excel")
+        (dataset / "README.md.txt").write_text("readme")
+    else:
+        dataset = root / "COVID-19 Radiography Database"
+        names = names or ["COVID", "NORMAL", "Viral Pneumonia"]
+        for c, name in enumerate(names):
+            for i in range(per_class):
+                write_png(dataset / name / f"{name} ({i + 1}).png", size, seed=100 * c + i)
+    return dataset
