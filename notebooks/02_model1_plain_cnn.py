@@ -18,41 +18,48 @@
 #
 # The study's first model is a small convolutional network with no tricks: four
 # convolution-and-pooling blocks and three dense layers. It is the baseline every
-# later model is compared with.
+# later model is compared with, and this chapter is where we read the study's
+# training code line by line, flaw included.
 #
 # **Learning goals**
 #
-# - read the architecture and follow the image's shape through it;
-# - train it with the study's recipe, and see what that recipe gets wrong;
+# - read the Keras code of the architecture and follow the image's shape through it;
+# - read the study's `compile` and `fit`, and see which images steer its training;
 # - read learning curves, a classification report and a confusion matrix.
 
-# %% tags=["parameters"]
-profile = "quick"
-data_dir = None
-data_subset = "study"
-runs_dir = None
-image_size = 32
-channels = 3
-per_class = 400
-epochs = 6
-batch_size = 8
-seed = 1987
-precision = "float32"
-protocols = ["study", "corrected"]
-retrain = False
+# %% tags=["remove-cell"]
+# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
+overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import chapter, evaluation, plots
+from xray_utils import chapter, evaluation, models, plots, training
 from xray_utils.models import build_model, layer_table
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
 
 # %% [markdown]
-# ## The architecture
+# ## The architecture, in Keras
 #
-# Each block is `Conv2D(F, kernel_size=2, padding="same", activation="relu")` followed
-# by `MaxPooling2D(2)`, with F = 128, 64, 32, 32 filters:
+# Models 1 to 3 come from one function. This is the code the book runs (shown from
+# the package itself, so it cannot drift from what trains):
+
+# %%
+chapter.show_code(models.study_cnn)
+
+# %% [markdown]
+# Model 1 is the plain version: `study_cnn("m1_plain", input_shape)`, no batch
+# normalization and no dropout. Reading the loop:
 #
 # - a **2×2 kernel** looks at four neighbouring pixels at a time: very local, so
 #   depth (the stacked blocks) must build up larger patterns;
@@ -61,10 +68,10 @@ images = chapter.open_data(params)
 # - **2×2 max pooling** keeps the strongest response in each 2×2 window, halving
 #   height and width: a 192×192 X-ray becomes 96, 48, 24 and finally 12×12.
 #
-# The last 12×12×32 map is flattened into 4,608 numbers, then Dense 100 → Dense 50 →
-# Dense 3 with softmax gives one probability per class. The model also starts with a
-# `Rescaling(1/255)` layer, so it takes raw `uint8` pixels. Here it is at the study's
-# input size:
+# The last 12×12×32 map is flattened into 4,608 numbers; Dense 100, Dense 50 and a
+# softmax over the three classes follow. The study divided pixels by 255 before the
+# model; here the first layer, `Rescaling(1/255)`, does it, so the model takes raw
+# `uint8` pixels. At the study's input size:
 
 # %% tags=["nbval-check-output"]
 study_size_model = build_model("m1", (192, 192, 3))
@@ -73,51 +80,104 @@ chapter.show_table(layer_table(study_size_model))
 
 # %% [markdown]
 # Almost 90 % of the weights sit in the first dense layer (4,608 × 100): the
-# convolutional part is tiny. At this chapter's input size the model is smaller,
-# because the flattened map is smaller:
+# convolutional part is tiny. At this build's input size the flattened map, and so
+# the model, is smaller:
 
 # %% tags=["nbval-check-output"]
-model = build_model("m1", (image_size, image_size, channels))
-print(f"{model.count_params():,} parameters at {image_size}x{image_size}x{channels}")
+shape = (params["image_size"], params["image_size"], params["channels"])
+model = build_model("m1", shape)
+print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}")
 
 # %% [markdown]
-# ## Training with the study's recipe
+# ## The study's recipe, as it was written
 #
-# Adam with learning rate 0.001, categorical cross-entropy, batches of 32, and
-# `ReduceLROnPlateau` dividing the rate by 10 whenever validation accuracy has not
-# improved for 3 epochs. (The `quick` profile uses batches of 8, so that its
-# thousand-odd training images still give enough training steps; chapter 3 explains
-# why that matters for batch normalization.) The catch: the study's *validation* data was its *test* set.
-# The test images steered the learning rate, and the reported score is the last
-# epoch's score on those same images.
+# The original notebook had no validation split. Reduced to its data flow (names as
+# in the notebook; `preprocessor` reads, resizes to 192×192 and divides by 255):
 #
-# We reproduce that (`protocol="study"`) and, beside it, train the same model the
-# honest way (`protocol="corrected"`): a separate validation split steers training,
-# early stopping keeps the best epoch, and the test set is used once. A finished run
-# with the same settings on the same images is reused rather than retrained.
+# ```python
+# X = np.array([preprocessor(path) for path in files])   # (3886, 192, 192, 3) floats in [0, 1]
+# y = pd.get_dummies(labels)                             # one-hot: COVID, NORMAL, PNEUMONIA
+# X_train, X_test, y_train, y_test = train_test_split(
+#     X, y, stratify=y, test_size=0.20, random_state=1987)
+#
+# model.compile(optimizer=Adam(lr=0.001), loss="categorical_crossentropy", metrics=["accuracy"])
+# red_lr = ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.1, mode="max")
+# model.fit(X_train, y_train, epochs=50,
+#           validation_data=(X_test, y_test),   # (1) the test set steers the learning rate
+#           callbacks=[red_lr])
+# model.evaluate(X_test, y_test)                 # (2) ...and is then reported as unseen
+# ```
+#
+# Keras never trains the weights on `validation_data`, so this is not training on the
+# test set. But (1) `ReduceLROnPlateau` watches the test accuracy and cuts the
+# learning rate by 10 whenever it has stalled for 3 epochs: the test images decide
+# *how* the model is trained. Then (2) the same images are reported as if nothing had
+# touched them. That is a {term}`data leakage`, and chapter 6 measures how much it
+# changed the scores.
+#
+# Keeping the last epoch's weights is *not* part of the flaw: with the test set as
+# validation data, picking the "best" epoch would leak more, not less.
+
+# %% [markdown]
+# ## The same recipe in this book
+#
+# The package compiles and fits every model with these three functions (again the
+# running code). Batches come from a seeded generator, so `fit` itself does not
+# shuffle:
+
+# %%
+chapter.show_code(training.compile_study, training.study_callbacks, training.fit_study)
+
+# %% [markdown]
+# What changes between protocols is only which images train and which images are
+# passed as `steering_data`:
+#
+# | protocol | trains on | steers the learning rate | scored on |
+# |---|---|---|---|
+# | `study` | 80 % | the test set (the flaw) | the test set |
+# | `test_steered` | 70 % | the test set | the test set |
+# | `corrected` | the same 70 % | a separate 10 % validation set | the test set, untouched |
+#
+# All three share the study's 20 % test set, so their scores are comparable image by
+# image. `test_steered` and `corrected` differ in nothing but the steering images:
+# chapter 6 uses that pair to isolate the leak.
+
+# %% [markdown]
+# ## Training
+#
+# A finished run with the same settings on the same images is reused rather than
+# retrained. This build's profile trains for {glue:text}`m1_epochs` epochs in
+# batches of {glue:text}`m1_batch`: {glue:text}`m1_steps:,d` weight updates under
+# the study protocol.
 
 # %%
 runs = chapter.train_model("m1", params, images)
 study = runs["study"]
+chapter.glue("m1_epochs", params["epochs"])
+chapter.glue("m1_batch", params["batch_size"])
+chapter.glue("m1_steps", -(-study.metrics["train_images"] // params["batch_size"]) * study.metrics["epochs_run"])
 
 # %% [markdown]
 # ## Learning curves
 #
 # Training loss falls steadily; the gap between training and validation curves
 # shows how much the model memorises. The right panel shows each cut of the
-# learning rate.
+# learning rate: under the study protocol, each cut was decided by test images.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 1: training and validation loss and accuracy, and the learning rate, per epoch."}}
 plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images.synthetic)
 # %% [markdown]
 # ## Test results
+#
+# One row per protocol, each with its exact 95 % interval (chapter 6 explains it):
 
 # %%
 chapter.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items()}))
 
 # %% [markdown]
-# The classification report gives precision (of the images called X, how many are
-# X), recall (of the X images, how many were found) and their harmonic mean, F1:
+# The classification report gives {term}`precision` (of the images called X, how
+# many are X), {term}`recall` (of the X images, how many were found) and their
+# harmonic mean, F1:
 
 # %%
 chapter.show_table(evaluation.report_frame(study), 3)
@@ -128,15 +188,76 @@ plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synth
 # %% [markdown]
 # ## Summary
 #
-# - Model 1 is four tiny convolution blocks feeding a large dense layer.
-# - The study's recipe validates on the test set, so its "test" accuracy is
-#   optimistic; the corrected protocol scores the same test images honestly.
+# - Model 1 is four tiny convolution blocks feeding a large dense layer: the code
+#   above is all of it.
+# - The study's `fit` passed the test set as validation data, so test images steered
+#   the learning-rate schedule before being reported as unseen.
 # - The confusion matrix shows *which* classes get mixed up, which accuracy hides.
 #
 # ## Exercises
 #
-# 1. Set `epochs = 12` and compare the learning curves: when does validation loss
-#    stop improving?
-# 2. Replace the 2×2 kernels by 3×3 (build your own copy of the model). How many
-#    parameters does that add, and where?
-# 3. Which class does Model 1 confuse most often? Look at a few of those images.
+# **Exercise 1.** Replace the 2×2 kernels by 3×3. How many parameters does that add
+# at 192×192×3, and in which layers? Fill in the function, then compare with
+# `layer_table(build_model("m1"))`.
+
+# %%
+import keras
+
+
+def plain_cnn_3x3(input_shape=(192, 192, 3)):
+    """Model 1 with 3x3 kernels (copy the loop of study_cnn above and change one number)."""
+    ...  # your code: return a keras.Model
+
+
+# %% [markdown]
+# **Solution**
+
+
+# %% tags=["hide-input"]
+def plain_cnn_3x3(input_shape=(192, 192, 3)):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    for filters in models.CONV_FILTERS:
+        x = keras.layers.Conv2D(filters, kernel_size=3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D(pool_size=2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(100, activation="relu")(x)
+    x = keras.layers.Dense(50, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+
+extra = plain_cnn_3x3().count_params() - study_size_model.count_params()
+print(f"3x3 kernels add {extra:,} parameters, all in the four Conv2D layers (the dense part is unchanged)")
+
+# %% [markdown]
+# **Exercise 2.** Which true class does Model 1 misclassify most often in this build,
+# and as what? Use `evaluation.confusion(study)`.
+
+# %%
+matrix = evaluation.confusion(study)
+# your code: find the largest off-diagonal cell of `matrix`
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+import numpy as np
+
+off_diagonal = matrix.where(~np.eye(len(matrix), dtype=bool))
+true_class, predicted = off_diagonal.stack().idxmax()
+print(f"most frequent mistake: {true_class} called {predicted} ({int(off_diagonal.stack().max())} images)")
+
+# %% [markdown]
+# **Exercise 3.** In which epochs did the schedule cut the learning rate under the
+# study protocol? Those cuts were decided by test images. (Hint:
+# `evaluation.rate_cuts`.)
+
+# %%
+# your code: the epochs that trained at a lower rate than the one before
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+cuts = evaluation.rate_cuts(study)
+print(f"rate cut before epoch(s) {cuts}" if cuts else "the rate was never cut in this run")

@@ -22,29 +22,38 @@
 # **Learning goals**
 #
 # - say what batch normalization does during training and at prediction time;
+# - count how many training steps its running statistics need;
 # - compare Model 2's learning curves and scores with Model 1's.
 
-# %% tags=["parameters"]
-profile = "quick"
-data_dir = None
-data_subset = "study"
-runs_dir = None
-image_size = 32
-channels = 3
-per_class = 400
-epochs = 6
-batch_size = 8
-seed = 1987
-precision = "float32"
-protocols = ["study", "corrected"]
-retrain = False
+# %% tags=["remove-cell"]
+# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
+overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import chapter, evaluation, plots
+from xray_utils import chapter, data, evaluation, models, plots
 from xray_utils.models import build_model, layer_table
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
+
+# %% [markdown]
+# ## The code
+#
+# `build_model` names the three custom CNNs as calls of `study_cnn` (chapter 2 shows
+# that function). Model 2 is the line with `batch_norm=True`:
+
+# %%
+chapter.show_code(models.build_model)
 
 # %% [markdown]
 # ## What batch normalization does
@@ -59,19 +68,10 @@ images = chapter.open_data(params)
 #
 # - during training the statistics come from the *batch*; at prediction time from
 #   running averages gathered during training. If those averages are poor (few
-#   epochs, small or unrepresentative batches), the model behaves differently on
+#   steps, small or unrepresentative batches), the model behaves differently on
 #   validation data than on training data;
 # - each BN layer adds 4 numbers per channel, 2 learned and 2 running statistics
 #   (not trained). With 128 + 64 + 32 + 32 channels that is 1,024 parameters.
-#
-# The running averages move slowly: Keras updates them with momentum 0.99, so after
-# *n* training steps their starting values (mean 0, variance 1) still weigh
-# 0.99<sup>n</sup>. That is 37 % after 100 steps and under 1 % only after about 460.
-# The study had 98 steps per epoch, and its Model 2 was near chance for the first two
-# epochs. The `quick` profile, with about a thousand training images and 6 epochs,
-# uses batches of 8 instead of 32 to get enough steps (720 rather than 180). With
-# only 200 images per class, even batches of 8 left Models 2 and 3 at chance: more
-# images beat larger ones here, which is why the quick profile uses 32×32 inputs.
 
 # %% tags=["nbval-check-output"]
 study_size_model = build_model("m2", (192, 192, 3))
@@ -82,14 +82,45 @@ print(
 chapter.show_table(layer_table(study_size_model))
 
 # %% tags=["nbval-check-output"]
-model = build_model("m2", (image_size, image_size, channels))
-print(f"{model.count_params():,} parameters at {image_size}x{image_size}x{channels}")
+shape = (params["image_size"], params["image_size"], params["channels"])
+model = build_model("m2", shape)
+print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}")
+
+# %% [markdown]
+# ## How many steps the running averages need
+#
+# Keras updates the running averages with momentum 0.99, so after *n* training
+# steps their starting values (mean 0, variance 1) still weigh 0.99<sup>n</sup>:
+# 37 % after 100 steps, under 1 % only after about 460. The study had 98 steps per
+# epoch, and its Model 2 was near chance for its first two epochs.
+#
+# Small profiles have few images, so steps are scarce; that is why the `quick`
+# profile uses smaller batches than the study's 32. In this build:
+
+# %%
+train_images = len(data.make_split("study", images.labels, params["seed"]).train)
+steps_per_epoch = -(-train_images // params["batch_size"])  # the last batch may be partial
+steps = steps_per_epoch * params["epochs"]
+chapter.glue("m2_train_images", train_images)
+chapter.glue("m2_steps_per_epoch", steps_per_epoch)
+chapter.glue("m2_steps", steps)
+chapter.glue("m2_start_weight", 0.99**steps)
+print(
+    f"{train_images} training images, batch {params['batch_size']}: {steps_per_epoch} steps per epoch, {steps} in all"
+)
+
+# %% [markdown]
+# {glue:text}`m2_train_images:,d` training images in batches of the profile's size
+# give {glue:text}`m2_steps_per_epoch:,d` steps per epoch and
+# {glue:text}`m2_steps:,d` in all; at the end the starting statistics still weigh
+# {glue:text}`m2_start_weight:.1%` of the running averages. If that share is large,
+# expect validation scores far below training scores: the model predicts with
+# statistics it has not finished gathering.
 
 # %% [markdown]
 # ## Training
 #
-# The same recipe as Model 1: the study's protocol (test set as validation) and the
-# corrected one, both on the same images.
+# The same recipe and protocols as Model 1:
 
 # %%
 runs = chapter.train_model("m2", params, images)
@@ -121,14 +152,72 @@ plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synth
 # ## Summary
 #
 # - Batch normalization standardises activations per batch while training and uses
-#   running averages when predicting.
-# - It added 1,024 parameters and, in the study, no accuracy (0.9717 against Model 1's
+#   running averages when predicting; those averages need hundreds of steps.
+# - In the study it added 1,024 parameters and no accuracy (0.9717 against Model 1's
 #   0.9781), a difference well inside the noise of a 778-image test set.
 #
 # ## Exercises
 #
-# 1. Train with the study's `batch_size = 32` (four times fewer steps per epoch). What
-#    happens to the validation curve, and why?
-# 2. Move each BN layer *before* its pooling layer. Does anything change?
-# 3. Is Model 2's accuracy different from Model 1's beyond chance? Compare their 95 %
-#    confidence intervals in the table above.
+# **Exercise 1.** With the study's batch size of 32 and this build's training images,
+# how much would the starting statistics still weigh after training? Compute it.
+
+# %%
+batch_size_32_steps = ...  # your code: steps in all with batches of 32
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+batch_size_32_steps = -(-train_images // 32) * params["epochs"]
+print(f"{batch_size_32_steps} steps: the starting statistics still weigh {0.99**batch_size_32_steps:.1%}")
+
+# %% [markdown]
+# **Exercise 2.** Move each BN layer *before* its pooling layer (Conv → BN → Pool).
+# Does the parameter count change? Build the model and count.
+
+# %%
+import keras
+
+
+def bn_before_pool(input_shape=(192, 192, 3)):
+    """Model 2 with BatchNormalization between each Conv2D and its MaxPooling2D."""
+    ...  # your code: return a keras.Model
+
+
+# %% [markdown]
+# **Solution**
+
+
+# %% tags=["hide-input"]
+def bn_before_pool(input_shape=(192, 192, 3)):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    for filters in models.CONV_FILTERS:
+        x = keras.layers.Conv2D(filters, kernel_size=2, padding="same", activation="relu")(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.MaxPooling2D(pool_size=2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(100, activation="relu")(x)
+    x = keras.layers.Dense(50, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+
+same = bn_before_pool().count_params() == study_size_model.count_params()
+print("same parameter count" if same else "different parameter count")
+print("BN has 4 numbers per channel wherever it sits; only the statistics it sees change (4x more positions).")
+
+# %% [markdown]
+# **Exercise 3.** Is Model 2's published accuracy (0.9717) different from Model 1's
+# (0.9781) beyond chance? Compute both exact 95 % intervals on the 778 test images.
+
+# %%
+# your code: evaluation.accuracy_interval(correct, total)
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+for name, accuracy in [("Model 1", 0.9781), ("Model 2", 0.9717)]:
+    low, high = evaluation.accuracy_interval(round(accuracy * 778), 778)
+    print(f"{name}: {accuracy:.4f}, 95 % interval {low:.4f} to {high:.4f}")
+print("The intervals overlap widely: the test set cannot tell these two models apart.")

@@ -16,53 +16,54 @@
 # %% [markdown]
 # # 5. Model 4: CheXNet transfer learning
 #
-# The study's best model borrows a network trained on a hundred thousand chest
+# The study's best model borrows a network trained on over a hundred thousand chest
 # X-rays: CheXNet. This chapter explains what was borrowed, how the study grafted a
 # three-class head onto it, and which weights this run used.
 #
 # **Learning goals**
 #
 # - say what CheXNet and DenseNet121 are;
-# - follow the study's unusual head: a 14-finding layer kept as a bottleneck;
+# - follow the study's unusual head in code: a 14-finding layer kept as a bottleneck;
 # - know which pretrained weights ran here, and why that matters.
 
-# %% tags=["parameters"]
-profile = "quick"
-data_dir = None
-data_subset = "study"
-runs_dir = None
-m4_image_size = 32
-channels = 3
-per_class = 400
-m4_epochs = 3
-m4_weights = "auto"
-batch_size = 8
-seed = 1987
-precision = "float32"
-m4_protocols = ["study"]
-retrain = False
+# %% tags=["remove-cell"]
+# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
+overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import chapter, evaluation, plots
+from xray_utils import chapter, evaluation, models, plots
 from xray_utils.models import parameter_count
 from xray_utils.weights import resolve_weights
 
 params = chapter.collect(globals())
-images = chapter.open_data(params, m4_image_size)
+images = chapter.open_data(params, params["m4_image_size"])
 
 # %% [markdown]
 # ## CheXNet
 #
 # CheXNet {cite}`rajpurkar2017` is a DenseNet121 {cite}`huang2017` trained on
-# ChestX-ray14: 112,120 frontal chest X-rays of 30,805 adult patients from the US
-# National Institutes of Health, each labelled with any of 14 findings (atelectasis,
-# cardiomegaly, effusion, infiltration, mass, nodule, pneumonia, pneumothorax,
-# consolidation, oedema, emphysema, fibrosis, pleural thickening, hernia).
-# DenseNet121 connects every layer of a block to all the layers before it, which
-# reuses features and keeps the network at about 7 million parameters.
+# ChestX-ray14: 112,120 frontal chest X-rays of 30,805 patients (mostly adults, some
+# children) from the US National Institutes of Health, each labelled with any of 14
+# findings (atelectasis, cardiomegaly, effusion, infiltration, mass, nodule,
+# pneumonia, pneumothorax, consolidation, oedema, emphysema, fibrosis, pleural
+# thickening, hernia). DenseNet121 connects every layer of a block to all the layers
+# before it, which reuses features and keeps the network at about 7 million
+# parameters.
 #
-# The study loaded the Keras port of CheXNet (`brucechou1983_CheXNet_Keras_0.3.0_weights.h5`)
-# and then:
+# ## The study's head, in Keras
+#
+# The study loaded the Keras port of CheXNet
+# (`brucechou1983_CheXNet_Keras_0.3.0_weights.h5`) and then:
 #
 # 1. applied the 14-finding `Dense(14, sigmoid)` layer to DenseNet's *un-pooled*
 #    6×6×1024 feature map (CheXNet pools first): the weights still fit, since a
@@ -70,9 +71,15 @@ images = chapter.open_data(params, m4_image_size)
 # 2. averaged those 6×6×14 predictions (global average pooling);
 # 3. added `Dense(3, softmax)`. All layers stayed trainable, at learning rate 0.001.
 #
+# The code the book runs, the CheXNet layout first and then the study's model around
+# it (`pooled_first=False`; `m4_clean` is the usual head, pool first, for comparison):
+
+# %%
+chapter.show_code(models.build_chexnet, models._densenet_model)
+
+# %% [markdown]
 # So the three-way classifier sees only 14 sigmoid-squashed "finding" scores: a very
-# narrow bottleneck. The book also offers `m4_clean`, the usual head (pool first,
-# then a new dense layer) for comparison.
+# narrow bottleneck.
 
 # %% tags=["nbval-check-output"]
 print(f"Model 4 (study head): {parameter_count('m4', (192, 192, 3)):,} parameters at 192x192x3")
@@ -95,14 +102,21 @@ print(f"Model 4 starts from: {why}")
 # %% [markdown]
 # ## Training
 #
-# DenseNet121 is 14 times the size of Model 1 and much deeper; on a CPU its first
-# training step alone needs about half a minute of graph preparation, so the quick
-# profile trains it briefly, on 32×32 inputs (its smallest), where its last feature
-# map is a single cell. The full profile runs the study's 50 epochs at 192×192.
+# DenseNet121 is 14 times the size of Model 1 and much deeper. Its first epoch also
+# pays for compiling the training step, so small profiles train it briefly on small
+# inputs; the full profile runs the study's 50 epochs at 192×192.
 
 # %%
 runs = chapter.train_model("m4", params, images)
 study = runs["study"]
+seconds = study.history["seconds"]
+chapter.glue("m4_first_epoch_s", float(seconds.iloc[0]))
+chapter.glue("m4_later_epoch_s", float(seconds.iloc[1:].median()) if len(seconds) > 1 else float("nan"))
+
+# %% [markdown]
+# In this build the first epoch took {glue:text}`m4_first_epoch_s:.0f` s and later
+# epochs {glue:text}`m4_later_epoch_s:.0f` s each: the difference is mostly the
+# one-off compilation.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 4: training and validation loss and accuracy, and the learning rate, per epoch."}}
 plots.learning_curves(study.history, "Model 4, study protocol", synthetic=images.synthetic)
@@ -121,7 +135,7 @@ plots.confusion_matrix(study, "Model 4 (study protocol)", synthetic=images.synth
 # %% [markdown]
 # ## Summary
 #
-# - CheXNet is DenseNet121 trained on 112,120 adult chest X-rays for 14 findings.
+# - CheXNet is DenseNet121 trained on 112,120 chest X-rays for 14 findings.
 # - The study kept the 14-finding layer, applied per location, as a bottleneck in
 #   front of its three-way classifier, and fine-tuned everything.
 # - The starting weights decide most of what a short run can reach: the output
@@ -129,9 +143,50 @@ plots.confusion_matrix(study, "Model 4 (study protocol)", synthetic=images.synth
 #
 # ## Exercises
 #
-# 1. Train `m4_clean` (the pool-first head) with the same settings. Is the bottleneck
-#    a help or a hindrance?
-# 2. Freeze the DenseNet part (`layer.trainable = False`) and train only the head.
-#    How do speed and accuracy change?
-# 3. CheXNet was trained on 224×224 images with ImageNet normalisation; the study fed
-#    192×192 images scaled to [0, 1]. Which mismatch would you fix first?
+# **Exercise 1.** How many numbers reach the final `Dense(3)` in the study's head, and
+# how many in the pool-first head? Read it from the models' layers.
+
+# %%
+small = (32, 32, 3)  # small inputs: the head's width does not depend on the input size
+# your code: build_model("m4", small) and build_model("m4_clean", small); inspect model.layers[-1].input
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+for name in ("m4", "m4_clean"):
+    head_input = models.build_model(name, small).layers[-1].input
+    print(f"{name}: the classifier reads {head_input.shape[-1]} numbers per image")
+
+# %% [markdown]
+# **Exercise 2.** Freeze the DenseNet part and count what would still train. What
+# does that do to the number of trainable parameters?
+
+# %%
+frozen = models.build_model("m4", small)
+# your code: set trainable = False on the DenseNet part (the nested model), then count frozen.trainable_weights
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+import numpy as np
+
+for layer in frozen.get_layer("chexnet").layers[:-1]:  # all but the 14-finding layer
+    layer.trainable = False
+trainable = sum(int(np.prod(w.shape)) for w in frozen.trainable_weights)
+print(f"{trainable:,} of {frozen.count_params():,} parameters would still train")
+
+# %% [markdown]
+# **Exercise 3.** CheXNet was trained on 224×224 images with ImageNet normalisation;
+# the study fed 192×192 images scaled to [0, 1]. Which mismatch would you fix first,
+# and how?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The normalisation: the pretrained filters expect inputs centred and scaled per
+# channel with ImageNet's mean and standard deviation, and [0, 1] inputs shift every
+# first-layer response. A `Normalization` layer with those constants after
+# `Rescaling` fixes it at no cost. The size matters less: DenseNet's convolutions
+# work at any size, and 192 only shrinks the last feature map from 7×7 to 6×6.
+# ```

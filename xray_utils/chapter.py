@@ -1,8 +1,14 @@
 """The few calls every chapter makes: check parameters, open the data, train or reuse runs.
 
-Notebooks narrate; this module does. A chapter's first code cell is::
+Notebooks narrate; this module does. Every chapter's parameters cell is the same
+two lines, and means the same in JupyterLab, under papermill and in ``xray-book``::
 
-    params = chapter.collect(globals())      # the parameters cell, checked
+    profile = "quick"      # a named profile: xray_utils/profiles/<name>.yaml
+    overrides = {}         # profile values to change, e.g. {"epochs": 12}
+
+and its first code cell is::
+
+    params = chapter.collect(globals())      # the profile, the overrides, checked
     images = chapter.open_data(params)       # real data if found, else the stand-in (with a banner)
 """
 
@@ -16,16 +22,40 @@ from typing import Any
 import pandas as pd
 
 from . import data as xdata
-from .config import CHAPTER_PARAMETERS, chapter_params, protocols_for, train_config
-from .errors import RunError
+from .config import CHAPTER_PARAMETERS, chapter_params, load_profile, protocols_for, train_config
+from .errors import ConfigError, RunError
 from .runs import Run, find_run
 
 STUDY_MODELS = ("m1", "m2", "m3", "m4")
 
 
 def collect(namespace: dict[str, Any]) -> dict[str, Any]:
-    """The chapter parameters found in ``namespace`` (e.g. ``globals()``), completed and checked."""
-    return chapter_params(**{k: namespace[k] for k in CHAPTER_PARAMETERS if k in namespace})
+    """A chapter's parameters from ``namespace`` (its ``globals()``), completed and checked.
+
+    The named ``profile``'s values, then ``overrides`` (a dict), then any chapter
+    parameter set by name (``papermill -p epochs 3`` injects such a name).
+    """
+    profile = namespace.get("profile", CHAPTER_PARAMETERS["profile"])
+    overrides = namespace.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"overrides={overrides!r} is not allowed: use a dict such as {{'epochs': 12}}")
+    named = {k: namespace[k] for k in CHAPTER_PARAMETERS if k in namespace and k != "profile"}
+    return chapter_params(**{**load_profile(profile), **overrides, **named})
+
+
+def glue(name: str, value: Any) -> Any:
+    """Bind a number of this run to the chapter's prose; returns ``value``.
+
+    In the book, ``{glue:text}`name``` in Markdown shows it (``name:.3f`` formats
+    it). Outside a myst-nb build (a plain Jupyter or Colab kernel) nothing is shown.
+    """
+    plain = value.item() if hasattr(value, "item") else value  # NumPy scalars -> Python, for myst-nb
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, plain, display=False)
+    return value
 
 
 def _display(obj) -> None:
@@ -35,6 +65,19 @@ def _display(obj) -> None:
         display(obj)
     except ImportError:
         print(obj)
+
+
+def show_code(*objects) -> None:
+    """Show the source of package functions (highlighted): the code a chapter runs, not a copy of it."""
+    import inspect
+
+    source = "\n\n".join(inspect.getsource(obj) for obj in objects)
+    try:
+        from IPython.display import Code
+    except ImportError:
+        print(source)
+        return
+    _display(Code(source, language="python"))
 
 
 def show_banner(synthetic: bool) -> None:

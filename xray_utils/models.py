@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from .config import MODEL_NAMES, validate_image_shape
+from .config import DENSENET_MODELS, MODEL_NAMES, validate_image_shape
 from .errors import ConfigError, WeightsError
 from .weights import CHEXNET_FILE  # noqa: F401  (re-exported)
 
@@ -32,12 +32,28 @@ CONV_FILTERS = (128, 64, 32, 32)
 CHEXNET_FINDINGS = 14
 
 
-def _cnn(name: str, input_shape, batch_norm: bool, dropout: dict[int, float], num_classes: int):
+def study_cnn(
+    name: str,
+    input_shape: tuple[int, int, int] = (192, 192, 3),
+    *,
+    batch_norm: bool = False,
+    dropout: dict[int, float] | None = None,
+    num_classes: int = 3,
+) -> keras.Model:
+    """The study's custom CNN: models 1-3 differ only in ``batch_norm`` and ``dropout``.
+
+    Four blocks of Conv2D (2x2 kernel, "same" padding, ReLU) and 2x2 max
+    pooling, then Flatten, Dense 100, Dense 50 and a softmax over the classes.
+    ``batch_norm`` adds BatchNormalization after each pooling layer; ``dropout``
+    maps a block number (1-4) to the rate of a Dropout at the end of that block.
+    Input: ``(S, S, C)`` uint8 images; output: ``(num_classes,)`` probabilities.
+    """
+    dropout = dropout or {}
     inputs = keras.Input(shape=input_shape, name="xray")
-    x = layers.Rescaling(1.0 / 255, name="scale_to_unit")(inputs)
+    x = layers.Rescaling(1.0 / 255, name="scale_to_unit")(inputs)  # the study divided by 255 beforehand
     for block, filters in enumerate(CONV_FILTERS, start=1):
-        x = layers.Conv2D(filters, 2, padding="same", activation="relu", name=f"conv{block}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        x = layers.Conv2D(filters, kernel_size=2, padding="same", activation="relu", name=f"conv{block}")(x)
+        x = layers.MaxPooling2D(pool_size=2, name=f"pool{block}")(x)
         if batch_norm:
             x = layers.BatchNormalization(name=f"bn{block}")(x)
         if block in dropout:
@@ -45,6 +61,7 @@ def _cnn(name: str, input_shape, batch_norm: bool, dropout: dict[int, float], nu
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(100, activation="relu", name="dense100")(x)
     x = layers.Dense(50, activation="relu", name="dense50")(x)
+    # float32 scores even under a mixed-precision policy
     outputs = layers.Dense(num_classes, activation="softmax", name="classes", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -179,14 +196,16 @@ def build_model(
     if name not in MODEL_NAMES:
         raise ConfigError(f"model={name!r} is not known; allowed: {', '.join(MODEL_NAMES)}")
     validate_image_shape(input_shape[0], input_shape[-1], name)
-    if weights is not None and name not in ("m4", "m4_clean"):
+    if weights is not None and name not in DENSENET_MODELS:
         raise ConfigError(f"weights={weights!r} only applies to m4 and m4_clean, not {name}")
     if name == "m1":
-        return _cnn("m1_plain", input_shape, False, {}, num_classes)
+        return study_cnn("m1_plain", input_shape, num_classes=num_classes)
     if name == "m2":
-        return _cnn("m2_batchnorm", input_shape, True, {}, num_classes)
+        return study_cnn("m2_batchnorm", input_shape, batch_norm=True, num_classes=num_classes)
     if name == "m3":
-        return _cnn("m3_batchnorm_dropout", input_shape, True, {1: 0.8, 3: 0.2}, num_classes)
+        return study_cnn(
+            "m3_batchnorm_dropout", input_shape, batch_norm=True, dropout={1: 0.8, 3: 0.2}, num_classes=num_classes
+        )
     return _densenet_model(
         "m4_chexnet" if name == "m4" else "m4_clean",
         input_shape,

@@ -207,28 +207,47 @@ def accuracy_comparison(table: pd.DataFrame, synthetic=False):
     return fig
 
 
-def reliability_diagram(runs: dict, bins: int = 10, synthetic=False):
-    """Accuracy against stated confidence (top class), one line per run; the diagonal is perfect."""
-    from sklearn.calibration import calibration_curve
+def reliability_diagram(runs: dict, bins: int = 10, synthetic=False, columns: int = 4):
+    """Observed accuracy against stated confidence (top class), one panel per run (``runs``: ``{label: Run}``).
 
-    fig, ax = plt.subplots(figsize=(5, 4.2))
-    ax.plot([0, 1], [0, 1], ls=":", color="grey", label="perfectly calibrated")
-    for label, run in runs.items():
-        predicted = run.predictions()
-        confidence = predicted["y_prob"].max(1)
-        correct = (predicted["y_prob"].argmax(1) == predicted["y_true"]).astype(int)
-        if correct.min() == correct.max():
-            continue
-        accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
-        ax.plot(mean_confidence, accuracy, marker="o", ms=3, label=label)
-    ax.set(
-        title="Reliability diagram (test set)",
-        xlabel="stated confidence of the predicted class",
-        ylabel="observed accuracy (fraction)",
-        xlim=(0, 1),
-        ylim=(0, 1),
+    Each panel shows the run's non-empty confidence bins
+    (:func:`xray_utils.evaluation.calibration_bins`) as points at (mean stated
+    confidence, share right), each labelled with how many predictions it holds,
+    the diagonal of perfect calibration, and the run's ECE in its title. Panels
+    share their axes, ``columns`` to a row.
+    """
+    columns = max(1, min(columns, len(runs)))
+    rows = max(1, -(-len(runs) // columns))
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.1 * columns, 3.1 * rows + 0.4), squeeze=False, sharex=True, sharey=True
     )
-    ax.legend(fontsize=7)
+    for ax, (label, run) in zip(axes.flat, runs.items()):
+        predicted = run.predictions()
+        table = evaluation.calibration_bins(predicted["y_true"], predicted["y_prob"], bins)
+        ece = evaluation.expected_calibration_error(predicted["y_true"], predicted["y_prob"], bins)
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", label="perfectly calibrated")
+        ax.plot(table["confidence"], table["accuracy"], marker="o", ms=4, color="#1f4e79", label="observed")
+        for row in table.itertuples():
+            ax.annotate(
+                f"{row.count}",
+                (row.confidence, row.accuracy),
+                textcoords="offset points",
+                xytext=(0, 5 if row.confidence <= row.accuracy < 0.9 else -11),  # away from the diagonal
+                ha="center",
+                fontsize=7,
+                color="#1f4e79",
+            )
+        ax.set_title(f"{label}\nECE {ece:.3f}", fontsize=9)
+        ax.set(xlim=(0, 1.06), ylim=(0, 1.06))
+    for ax in axes.flat[len(runs) :]:
+        ax.set_axis_off()
+    for ax in axes[:, 0]:
+        ax.set_ylabel("observed accuracy (fraction)")
+    for column in range(columns):  # the lowest panel of each column carries the x axis
+        used = [ax for ax in axes[:, column] if ax.axison]
+        used[-1].set_xlabel("stated confidence")
+        used[-1].xaxis.set_tick_params(labelbottom=True)
+    fig.suptitle("Reliability on the test set (numbers: predictions per confidence bin; dotted: perfect)", fontsize=10)
     _mark_synthetic(fig, synthetic)
     fig.tight_layout()
     return fig
@@ -261,6 +280,58 @@ def heatmap_gallery(images, maps, picks: pd.DataFrame, title: str, synthetic=Fal
     for ax in axes[0]:
         ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(title, fontsize=10)
+    _mark_synthetic(fig, synthetic)
+    fig.tight_layout()
+    return fig
+
+
+_PART_COLOURS = {"train": "#5d6d7e", "validation": "#27ae60", "unused": "#d5d8dc", "test": "#c0392b"}
+
+
+def split_diagram(splits: dict, synthetic: bool = False):
+    """One bar per protocol: its train / validation / unused / test images, and which part steers.
+
+    ``splits``: ``{protocol: xray_utils.data.Split}``, all on the same images.
+    The steering part (what Keras calls validation data) is hatched.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.7 * len(splits)))
+    total = max(len(s.train) + len(s.unused) + len(np.setdiff1d(s.val, s.test)) + len(s.test) for s in splits.values())
+    for row, split in enumerate(reversed(list(splits.values()))):
+        own_val = np.setdiff1d(split.val, split.test)
+        parts = [("train", len(split.train)), ("validation", len(own_val)), ("unused", len(split.unused))]
+        parts.append(("test", len(split.test)))
+        left = 0
+        for part, count in parts:
+            if not count:
+                continue
+            steers = (part == "test" and split.val_is_test) or (part == "validation" and not split.val_is_test)
+            ax.barh(row, count, left=left, color=_PART_COLOURS[part], edgecolor="black", hatch="//" if steers else "")
+            label = f"{part}\n{count:,}" + ("\nsteers" if steers else "")
+            ax.text(
+                left + count / 2,
+                row,
+                label,
+                ha="center",
+                va="center",
+                fontsize=7,
+                bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0, "pad": 1.5},
+            )
+            left += count
+    ax.set_yticks(range(len(splits)), list(reversed(list(splits))))
+    ax.set(xlim=(0, total), xlabel="images (count); hatched: the part that steers the learning rate")
+    ax.set_title("Which images train, steer and score under each protocol")
+    _mark_synthetic(fig, synthetic)
+    fig.tight_layout()
+    return fig
+
+
+def rate_schedules(runs: dict, title: str, synthetic: bool = False):
+    """Learning rate per epoch of several runs (``{label: Run}``), log scale: where their schedules part."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for (label, run), style in zip(runs.items(), ("-", "--", ":", "-.")):
+        ax.step(run.history["epoch"], run.history["learning_rate"], style, where="post", label=label)
+    ax.set(yscale="log", xlabel="epoch", ylabel="learning rate", title=title)
+    ax.legend(fontsize=8)
     _mark_synthetic(fig, synthetic)
     fig.tight_layout()
     return fig

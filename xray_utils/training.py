@@ -72,6 +72,23 @@ def study_callbacks() -> list[keras.callbacks.Callback]:
     return [keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.1, mode="max")]
 
 
+def fit_study(model: keras.Model, train_data, steering_data, epochs: int, logger=None) -> keras.callbacks.History:
+    """The study's ``fit``: ``epochs`` epochs, the rate cut by :func:`study_callbacks`, last weights kept.
+
+    ``steering_data`` is what Keras calls validation data: it never trains the
+    weights, but its accuracy decides when the learning rate falls. Under the
+    ``study`` protocol it is the test set, as in the original notebook.
+    """
+    return model.fit(
+        train_data,
+        validation_data=steering_data,
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,  # the batches are shuffled, seeded, by xray_utils.pipeline.batches
+        callbacks=[cb for cb in (logger, *study_callbacks()) if cb is not None],
+    )
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and the backend; make TensorFlow ops deterministic."""
     keras.utils.set_random_seed(seed)
@@ -227,19 +244,11 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset, stream, 
     targets = one_hot(imageset.labels, len(imageset.class_names))
     label = f"{config.model}/{config.protocol}"
     logger = EpochLogger(label, config.epochs, stream)
-    callbacks = study_callbacks()
     build_training_state(model, imageset.images[split.train[:2]], targets[split.train[:2]])
     train_data = batches(imageset.images, targets, split.train, config.batch_size, shuffle=True, seed=config.seed)
     val_data = batches(imageset.images, targets, split.val, config.batch_size)
     fit_started = time.perf_counter()
-    model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        verbose=0,
-        shuffle=False,
-        callbacks=[logger, *callbacks],
-    )
+    fit_study(model, train_data, val_data, config.epochs, logger)
     fit_seconds = time.perf_counter() - fit_started
     history = pd.DataFrame(logger.rows)
     history.to_csv(staging / "history.csv", index=False)
