@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (see README):
 #   make book   install, run every chapter (quick profile), build the HTML book
-#   make test   install, run the tests, the notebooks (nbval) and a strict book build
+#   make test   install, lint, run the tests, every chapter once and a strict book build
+#   make check  lint and the fast unit tests (under two minutes; before a commit)
 # Each creates or updates .venv from pyproject.toml; a second run installs nothing.
 
 SHELL := bash
@@ -18,12 +19,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters train html test unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
+.PHONY: book chapters train html test check lint unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
 
+# [tf-cpu]: TensorFlow CPU, the default backend here (a plain `pip install .` keeps an environment's own).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet -e '.[tf-cpu,test]' $(PIP_QUIET)
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -42,26 +44,41 @@ train: $(STAMP)
 html: $(STAMP)
 	$(BIN)/xray-book build
 
-## The tests: unit tests (TensorFlow, then the backend-sensitive ones under JAX),
-## the book on the synthetic stand-in, and nbval re-running every notebook.
+## The tests: lint, unit tests (TensorFlow, then the backend-sensitive ones under JAX),
+## the book on the synthetic stand-in (each chapter executed once, by papermill; its
+## nbval-checked outputs then compared to the committed twin), the browser, the bench.
 CI_RUNS := $(CURDIR)/.cache/ci-runs
+UNIT_TESTS := --ignore=tests/book_checks --ignore=tests/browser tests
 test: $(STAMP)
-	$(MAKE) --no-print-directory unit book-check browser-check nbval bench-fast
+	$(MAKE) --no-print-directory lint unit book-check browser-check bench-fast
+
+## Before a commit: lint and the unit tests but the slow ones, TensorFlow only (under two minutes here).
+check: $(STAMP)
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest -q -m "not slow" $(UNIT_TESTS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -rs --ignore=tests/book_checks --ignore=tests/browser tests
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend --ignore=tests/book_checks --ignore=tests/browser tests
+	$(BIN)/python -m pytest -q -rs $(UNIT_TESTS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend $(UNIT_TESTS)
 
+## Every chapter executed once on the synthetic stand-in, the strict book build, then
+## tests/book_checks: the built HTML, and each executed chapter against its twin with
+## nbval's rules (tests/book_checks/test_twins_match.py; what `make nbval` checks by
+## executing every notebook a second time).
 book-check: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/xray-book all --profile quick
 	$(BIN)/python -m pytest -q tests/book_checks
 
-## The built book in headless Chromium (Debian's chromium; installed here when missing).
+## The built book in headless Chromium or Chrome: the first one found (tests/browser/book_browser.py
+## says where it looks; XRAY_BROWSER=/path picks one). None found: skipped, with the reason printed.
 browser-check: $(STAMP)
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	$(BIN)/python -m pytest -q -s tests/browser
+	$(BIN)/python -m pytest -q -s -rs tests/browser
 
+## nbval executing every twin itself (not part of `make test`: book-check compares the same cells).
 nbval: $(STAMP)
 	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider \
 		--nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks

@@ -2,12 +2,13 @@ import json
 
 import pytest
 
-from xray_utils import bench, runner
+from xray_utils import bench
+from xray_utils.runner import timings
 
 
 def test_end_to_end_table_reads_the_last_run(tmp_path, monkeypatch, capsys):
     record = tmp_path / "timings.json"
-    monkeypatch.setattr(runner, "timings_file", lambda: record)
+    monkeypatch.setattr(timings, "timings_file", lambda: record)
     bench._print_end_to_end(False, None)
     assert "no `xray-book` run recorded yet" in capsys.readouterr().out
     record.write_text(
@@ -32,10 +33,29 @@ def test_end_to_end_table_reads_the_last_run(tmp_path, monkeypatch, capsys):
 
 
 def test_profile_sizes_are_the_quick_and_full_inputs():
-    from xray_utils.config import load_profile
+    assert bench._profile_sizes() == [32, 192]  # the README's 32x32x3 (quick) and 192x192x3 (full)
 
-    assert bench._profile_sizes() == sorted({load_profile("quick")["image_size"], load_profile("full")["image_size"]})
-    assert len(bench._profile_sizes()) == 2
+
+def test_load_figures_time_a_cold_then_a_warm_load_in_fresh_processes(synthetic_dataset, tmp_path):
+    """The synthetic set: 24 images per class; at 16 px, one channel, the array is 72 * 16 * 16 bytes."""
+    figures = bench.load_figures(str(synthetic_dataset), 16, 1, repeat=1)
+    assert figures["images"] == 72 and figures["array_mb"] == pytest.approx(72 * 16 * 16 / 2**20)
+    assert figures["cold_from_cache"] is False and figures["warm_from_cache"] is True
+    assert figures["cold_s"] > 0 and figures["warm_s"] > 0
+    assert figures["cold_peak_rss_mb"] > 20  # a whole interpreter with NumPy, not this array alone
+    in_process = bench._load_child(str(synthetic_dataset), 16, 3, str(tmp_path / "cache"))
+    assert in_process["images"] == 72 and in_process["array_mb"] == pytest.approx(72 * 16 * 16 * 3 / 2**20)
+    assert in_process["from_cache"] is False
+    assert bench._load_child(str(synthetic_dataset), 16, 3, str(tmp_path / "cache"))["from_cache"] is True
+    with pytest.raises(RuntimeError, match="no-such-folder"):
+        bench.load_figures(str(tmp_path / "no-such-folder"), 16, 1, repeat=1)
+
+
+@pytest.mark.backend
+def test_train_child_times_one_model():
+    figures = bench._train_child("m1", 16, 3, 4, 2)
+    assert set(figures) == {"setup_s", "train_img_s", "infer_img_s"}
+    assert all(value > 0 for value in figures.values())
 
 
 @pytest.mark.backend

@@ -43,28 +43,54 @@ import sys
 import tempfile
 import time
 
-_CHILD = r"""
-import json, resource, sys, time
-from xray_utils import data
-root, size, channels, cache = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-index = data.find_dataset(root)
-start = time.perf_counter()
-images = data.load_images(index, size, channels, cache_dir=cache, progress=False)
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "images": len(images), "from_cache": images.from_cache,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "array_mb": images.images.nbytes / 2**20}))
-"""
+# Each figure is measured in a fresh interpreter (honest peak RSS, cold caches, backend
+# start-up): _in_fresh_process runs one of the _CHILDREN there and reads back its result.
+_CHILD_MAIN = "import sys; from xray_utils.bench import _child_main; _child_main(sys.argv[1:])"
+
+
+def _in_fresh_process(child: str, *args, env: dict | None = None) -> dict:
+    """``_CHILDREN[child](*args)`` in a new Python process; its result, or ``{"error": last stderr line}``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD_MAIN, child, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if out.returncode:
+        return {"error": (out.stderr.strip().splitlines() or ["no output"])[-1][:160]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child_main(argv: list[str]) -> None:
+    """Entry point inside the fresh process: ``argv`` is ``[child name, JSON list of arguments]``."""
+    name, args = argv
+    print(json.dumps(_CHILDREN[name](*json.loads(args))), flush=True)
+
+
+def _load_child(root: str, size: int, channels: int, cache: str) -> dict:
+    """Load the dataset at ``root`` once: seconds, images, whether it came from ``cache``, peak RSS, array size."""
+    import resource
+
+    from . import data
+
+    index = data.find_dataset(root)
+    start = time.perf_counter()
+    images = data.load_images(index, size, channels, cache_dir=cache, progress=False)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "images": len(images),
+        "from_cache": images.from_cache,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "array_mb": images.images.nbytes / 2**20,
+    }
 
 
 def _measure(root: str, size: int, channels: int, cache: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, root, str(size), str(channels), cache],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = _in_fresh_process("load", root, size, channels, cache)
+    if "error" in result:
+        raise RuntimeError(f"loading {root} failed: {result['error']}")
+    return result
 
 
 def load_figures(root: str, size: int, channels: int, repeat: int) -> dict:
@@ -83,90 +109,109 @@ def load_figures(root: str, size: int, channels: int, repeat: int) -> dict:
         "cold_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in cold),
         "warm_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in warm),
         "array_mb": cold[0]["array_mb"],
+        "cold_from_cache": any(r["from_cache"] for r in cold),  # False, or "cold" was not cold
+        "warm_from_cache": all(r["from_cache"] for r in warm),
     }
 
 
-_TRAIN_CHILD = r"""
-import json, sys, time
-import numpy as np
-import keras
-from xray_utils.models import build_model
-from xray_utils.pipeline import batches, one_hot
-from xray_utils.training import build_training_state, compile_study
-name, size, channels, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-keras.utils.set_random_seed(0)
-rng = np.random.default_rng(0)
-n = batch * steps
-images = rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
-targets = one_hot(rng.integers(0, 3, n), 3)
-start = time.perf_counter()
-model = compile_study(build_model(name, (size, size, channels)))
-build_training_state(model, images[:2], targets[:2])
-warm = np.arange(batch)  # one step: tracing and compilation happen here
-model.fit(batches(images, targets, warm, batch), epochs=1, verbose=0, shuffle=False)
-setup = time.perf_counter() - start
-data = batches(images, targets, np.arange(n), batch, shuffle=True)
-start = time.perf_counter()
-model.fit(data, epochs=1, verbose=0, shuffle=False)
-train = n / (time.perf_counter() - start)
-model.predict(batches(images, None, warm, batch), verbose=0)
-start = time.perf_counter()
-model.predict(batches(images, None, np.arange(n), batch), verbose=0)
-infer = n / (time.perf_counter() - start)
-print(json.dumps({"setup_s": setup, "train_img_s": train, "infer_img_s": infer}))
-"""
+def _train_child(name: str, size: int, channels: int, batch: int, steps: int) -> dict:
+    """Set-up seconds (build, first step) and train/inference images per second of one model on seeded uint8 data."""
+    import keras
+    import numpy as np
+
+    from .models import build_model
+    from .pipeline import batches, one_hot
+    from .training import build_training_state, compile_study
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    n = batch * steps
+    images = rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
+    targets = one_hot(rng.integers(0, 3, n), 3)
+    start = time.perf_counter()
+    model = compile_study(build_model(name, (size, size, channels)))
+    build_training_state(model, images[:2], targets[:2])
+    warm = np.arange(batch)  # one step: tracing and compilation happen here
+    model.fit(batches(images, targets, warm, batch), epochs=1, verbose=0, shuffle=False)
+    setup = time.perf_counter() - start
+    data = batches(images, targets, np.arange(n), batch, shuffle=True)
+    start = time.perf_counter()
+    model.fit(data, epochs=1, verbose=0, shuffle=False)
+    train = n / (time.perf_counter() - start)
+    model.predict(batches(images, None, warm, batch), verbose=0)
+    start = time.perf_counter()
+    model.predict(batches(images, None, np.arange(n), batch), verbose=0)
+    infer = n / (time.perf_counter() - start)
+    return {"setup_s": setup, "train_img_s": train, "infer_img_s": infer}
 
 
-_DEVICE_CHILD = r"""
-import json, statistics, sys, time
-import numpy as np
-import keras
-from xray_utils.accel import enable_compilation_cache
-from xray_utils.models import build_model, precision
-from xray_utils.pipeline import batches, one_hot
-from xray_utils.training import build_training_state, compile_study
-spec = json.loads(sys.argv[1])
-cache = enable_compilation_cache()
-cached_before = len(list(cache.iterdir())) if cache else 0
-size, batch, steps = spec["size"], spec["batch"], spec["steps"]
-n = batch * steps
-rng = np.random.default_rng(0)
-if spec["data"]:
-    from xray_utils.data import find_dataset, load_images
-    imageset = load_images(find_dataset(spec["data"]), size, 3, progress=False)
-    chosen = np.resize(rng.permutation(len(imageset.labels)), n)  # cycles when the set is small
-    images, labels = imageset.images[chosen], imageset.labels[chosen]
-else:
-    images, labels = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), rng.integers(0, 3, n)
-targets = one_hot(labels, 3)
-keras.utils.set_random_seed(0)
-start = time.perf_counter()
-with precision(spec["precision"]):
-    model = build_model(spec["model"], (size, size, 3))
-compile_study(model, steps_per_execution=spec["steps_per_execution"])
-build_training_state(model, images[:2], targets[:2])
-build_s = time.perf_counter() - start
-seconds = []
-timer = keras.callbacks.LambdaCallback(
-    on_epoch_begin=lambda epoch, logs: seconds.append(time.perf_counter()),
-    on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - seconds.pop()))
-model.fit(batches(images, targets, np.arange(n), batch, shuffle=True), epochs=spec["epochs"], verbose=0,
-          shuffle=False, callbacks=[timer])
-steady = statistics.median(seconds[1:])
-backend = keras.backend.backend()
-if backend == "jax":
-    import jax
-    device = ", ".join(f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices())
-elif backend == "tensorflow":
-    import tensorflow as tf
-    gpus = tf.config.list_logical_devices("GPU")
-    device = ", ".join(d.name for d in gpus) or "CPU"
-else:
+def _device_child(spec: dict) -> dict:
+    """``spec["epochs"]`` timed epochs of one model (see :func:`device_figures`): seconds, device, cache entries."""
+    import keras
+    import numpy as np
+
+    from .accel import enable_compilation_cache
+    from .models import build_model, precision
+    from .pipeline import batches, one_hot
+    from .training import build_training_state, compile_study
+
+    cache = enable_compilation_cache()
+    cached_before = len(list(cache.iterdir())) if cache else 0
+    size, batch, steps = spec["size"], spec["batch"], spec["steps"]
+    n = batch * steps
+    rng = np.random.default_rng(0)
+    if spec["data"]:
+        from .data import find_dataset, load_images
+
+        imageset = load_images(find_dataset(spec["data"]), size, 3, progress=False)
+        chosen = np.resize(rng.permutation(len(imageset.labels)), n)  # cycles when the set is small
+        images, labels = imageset.images[chosen], imageset.labels[chosen]
+    else:
+        images, labels = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), rng.integers(0, 3, n)
+    targets = one_hot(labels, 3)
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    with precision(spec["precision"]):
+        model = build_model(spec["model"], (size, size, 3))
+    compile_study(model, steps_per_execution=spec["steps_per_execution"])
+    build_training_state(model, images[:2], targets[:2])
+    build_s = time.perf_counter() - start
+    seconds = []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seconds.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - seconds.pop()),
+    )
+    model.fit(
+        batches(images, targets, np.arange(n), batch, shuffle=True),
+        epochs=spec["epochs"],
+        verbose=0,
+        shuffle=False,
+        callbacks=[timer],
+    )
+    return {
+        "build_s": build_s,
+        "first_s": seconds[0],
+        "steady_s": statistics.median(seconds[1:]),
+        "device": _device_name(keras.backend.backend()),
+        "cache_written": (len(list(cache.iterdir())) - cached_before) if cache else None,
+    }
+
+
+def _device_name(backend: str) -> str:
+    if backend == "jax":
+        import jax
+
+        return ", ".join(f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices())
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return ", ".join(d.name for d in tf.config.list_logical_devices("GPU")) or "CPU"
     import torch
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-print(json.dumps({"build_s": build_s, "first_s": seconds[0], "steady_s": steady, "device": device,
-                  "cache_written": (len(list(cache.iterdir())) - cached_before) if cache else None}))
-"""
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+_CHILDREN = {"load": _load_child, "train": _train_child, "device": _device_child}
 
 
 def device_figures(spec: dict, backend: str, compile_cache: bool = True) -> dict:
@@ -178,12 +223,9 @@ def device_figures(spec: dict, backend: str, compile_cache: bool = True) -> dict
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if not compile_cache:
         env["XRAY_JAX_CACHE_DIR"] = "off"
-    out = subprocess.run(
-        [sys.executable, "-c", _DEVICE_CHILD, json.dumps(spec)], capture_output=True, text=True, env=env
-    )
-    if out.returncode:
-        return {"error": (out.stderr.strip().splitlines() or ["no output"])[-1][:160]}
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = _in_fresh_process("device", spec, env=env)
+    if "error" in r:
+        return r
     images = spec["batch"] * spec["steps"]
     r["compile_s"] = max(r["first_s"] - r["steady_s"], 0.0)
     r["ms_per_step"] = 1000 * r["steady_s"] / spec["steps"]
@@ -270,15 +312,10 @@ def model_figures(name: str, size: int, channels: int, backend: str, batch: int,
     results = []
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, "-c", _TRAIN_CHILD, name, str(size), str(channels), str(batch), str(steps)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if out.returncode:
-            return {"error": out.stderr.strip().splitlines()[-1][:120]}
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        result = _in_fresh_process("train", name, size, channels, batch, steps, env=env)
+        if "error" in result:
+            return result
+        results.append(result)
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
@@ -389,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_end_to_end(rerun: bool, data_dir: str | None) -> None:
     """Per-chapter and book-build wall times of the quick profile (measured now, or the last run's)."""
-    from .runner import timings_file
+    from .runner.timings import timings_file
 
     if rerun:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -5,14 +5,16 @@ Gradients need the backend, so :func:`_gradients` dispatches to TensorFlow
 else is backend-neutral Keras and NumPy. (Hand-written: no maintained library
 offers Grad-CAM for Keras 3 across backends.)
 
-* **Grad-CAM** (Selvaraju et al. 2017): weight each feature map of a spatial layer
-  by the *average* gradient of the class score (the logit, before softmax) over
-  that map, sum, keep the positive part.
-* **HiResCAM** (Draelos & Carin 2020): multiply gradient and feature map
-  *element-wise* before summing. It shows exactly the locations the score used;
-  Grad-CAM's averaging can spread credit to places the score ignores.
-* **CAM** (Zhou et al. 2016): for heads that are global average pooling followed
-  by one dense layer, the dense weights themselves.
+* **Grad-CAM** (Selvaraju et al. 2017, ICCV; references.bib: selvaraju2017): weight
+  each feature map of a spatial layer by the *average* gradient of the class score
+  (the logit, before softmax) over that map, sum, keep the positive part.
+* **HiResCAM** (Draelos & Carin 2020, "Use HiResCAM instead of Grad-CAM for faithful
+  explanations of convolutional neural networks", arXiv:2011.08891; draelos2020):
+  multiply gradient and feature map *element-wise* before summing. It shows exactly
+  the locations the score used; Grad-CAM's averaging can spread credit to places the
+  score ignores.
+* **CAM** (Zhou et al. 2016, CVPR; zhou2016): for heads that are global average
+  pooling followed by one dense layer, the dense weights themselves.
 
 Heatmaps come back at the image's resolution, non-negative, scaled so each
 image's maximum is 1 (all zeros when nothing contributes).
@@ -65,13 +67,24 @@ def _split(model: keras.Model, layer: keras.layers.Layer):
 
 
 def _features_model(model: keras.Model, layer) -> keras.Model:
-    """input -> ``layer``'s output *in this model* (a nested model also has its own inner output)."""
-    candidates = [layer.output] + [t for node in reversed(layer._inbound_nodes) for t in node.output_tensors]
-    for tensor in candidates:
+    """input -> ``layer``'s output *in this model*.
+
+    A nested model (model 4's ``chexnet``) reports its own inner graph's output
+    as ``layer.output``, which this model's inputs cannot reach. The head after
+    ``layer`` is a chain (see :func:`_split`), so the tensor ``layer`` produces
+    in this model is the input of the layer that follows it.
+    """
+    try:
+        return keras.Model(model.input, layer.output)
+    except ValueError:
+        pass
+    following = model.layers[model.layers.index(layer) + 1]
+    tensor = following.input
+    if not isinstance(tensor, list) and tuple(tensor.shape) == tuple(layer.output.shape):
         try:
             return keras.Model(model.input, tensor)
         except ValueError:
-            continue
+            pass
     raise ValueError(f"cannot reach layer '{layer.name}' from the inputs of '{model.name}'")
 
 

@@ -1,10 +1,12 @@
 """Which starting weights model 4 gets: a CheXNet file, ImageNet, or none.
 
-No Keras import here, so chapters that only read finished runs start fast.
+No Keras import at module level, so chapters that only read finished runs start fast.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 from pathlib import Path
@@ -14,18 +16,34 @@ from .paths import project_root
 
 CHEXNET_FILE = "brucechou1983_CheXNet_Keras_0.3.0_weights.h5"
 CHEXNET_ENV = "XRAY_CHEXNET_WEIGHTS"
+# What keras.applications.DenseNet121(weights="imagenet", include_top=False) fetches.
 _IMAGENET_FILE = "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"
+_IMAGENET_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/densenet/{_IMAGENET_FILE}"
+_IMAGENET_MD5 = "30ee3e1110167f948a6b9946edeeb738"
 
 
-def _imagenet_available(timeout: float = 2.0) -> bool:
-    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / _IMAGENET_FILE
-    if cache.is_file():
-        return True
+def _imagenet_available(timeout: float = 20.0) -> bool:
+    """Whether DenseNet121's ImageNet weights are in Keras' cache, fetching them now if they are not.
+
+    This *is* the download ``DenseNet121(weights="imagenet")`` would do next (same
+    file, cache and checksum, so the model then loads it from the cache): whether a
+    host answers says nothing about a proxy, a firewall or a download cut short, and
+    a wrong "yes" would stop the training where ``auto`` should fall back. Offline
+    it fails at once (no name resolution) or after ``timeout`` seconds without an
+    answer; Keras' download messages are kept out of the chapter's output.
+    """
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # Keras' get_file takes no timeout; urllib uses this default
     try:
-        socket.create_connection(("storage.googleapis.com", 443), timeout=timeout).close()
+        with contextlib.redirect_stdout(io.StringIO()):
+            keras.utils.get_file(_IMAGENET_FILE, _IMAGENET_URL, cache_subdir="models", file_hash=_IMAGENET_MD5)
         return True
-    except OSError:
+    except Exception:  # offline or a corrupt download: urllib errors, wrapped in several types
         return False
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def find_chexnet_file() -> Path | None:
@@ -41,7 +59,7 @@ def resolve_weights(requested: str) -> tuple[str, str]:
 
     ``"auto"`` takes the CheXNet-Keras file when the user supplied one
     (``$XRAY_CHEXNET_WEIGHTS`` or ``weights/``), else ImageNet when it is cached
-    or reachable, else random initialisation.
+    or can be downloaded now, else random initialisation.
     """
     if requested == "auto":
         chexnet = find_chexnet_file()

@@ -1,0 +1,147 @@
+"""``xray-book``: run the chapters through papermill, then build the Jupyter Book.
+
+    xray-book run   [--profile quick] [--set epochs=3 ...] [--only 02 ...] [--timeout 1800] [--jobs 2]
+    xray-book build
+    xray-book all   (run, then build)
+    xray-book train [--profile full] [--only m1 m4] [--set ...]   (training only: no Jupyter needed)
+    xray-book tidy  notebooks/*.ipynb   (strip execution timestamps from the twins)
+
+Progress (which chapter, which cell, each training epoch) streams to the
+terminal. The first failing chapter stops the run: its executed copy, traceback
+included, is kept, the failing cell is named, and the exit status is 1. Bad
+arguments, or a second ``xray-book`` on the same output folder, exit with 2
+before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..config import CHAPTER_PARAMETERS, available_profiles, chapter_params, load_profile, parse_overrides
+from ..errors import XrayError
+from . import chapters
+from .book import build
+from .lock import output_lock
+from .schedule import DEFAULT_TIMEOUT_S, absolutize_paths, default_jobs, run
+from .twins import tidy_twins
+
+
+def train(
+    profile: str = "quick",
+    overrides: list[str] | None = None,
+    only: list[str] | None = None,
+    steps_per_execution: int = 1,
+) -> int:
+    """Train the runs the model chapters would train (``only``: some models); 0 when all finished."""
+    from ..train_runs import train_all
+
+    params = chapter_params(**{**load_profile(profile), **parse_overrides(overrides or [])})
+    if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+        raise XrayError(f"--steps-per-execution {steps_per_execution} is not allowed: use a whole number >= 1")
+    absolutize_paths(params)
+    train_all(params, only, steps_per_execution=steps_per_execution)
+    return 0
+
+
+class _ChapterFormatter(logging.Formatter):
+    """Prefix lines from chapters running side by side with the chapter's number."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.threadName == "MainThread" else f"[{record.threadName}] {text}"
+
+
+class _ProgressFilter(logging.Filter):
+    """Keep papermill's progress readable: cell starts, printed text and epochs; not figure reprs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith("Ending Cell")
+            or message.startswith("<Figure size")
+            or message.startswith("Input notebook:")
+            or message.startswith("Output notebook:")
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xray-book", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "all"):
+        command = sub.add_parser(name, help="execute the chapters" + (" then build the book" if name == "all" else ""))
+        command.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
+        command.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
+        )
+        command.add_argument("--only", nargs="+", help="run only these chapters (e.g. 01 06)")
+        command.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds per cell")
+        command.add_argument(
+            "--jobs",
+            type=int,
+            default=default_jobs(),
+            help="chapters run at once, sharing the cores (default: %(default)s here)",
+        )
+    trainer = sub.add_parser("train", help="train the model chapters' runs only (for GPU machines; no Jupyter)")
+    trainer.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
+    trainer.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
+    )
+    trainer.add_argument("--only", nargs="+", help="train only these models (m1 m2 m3 m4)")
+    trainer.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=1,
+        metavar="N",
+        help="batches per compiled call (speed only; fewer host round-trips on a GPU)",
+    )
+    sub.add_parser("build", help="build the HTML book from the executed chapters")
+    tidy = sub.add_parser("tidy", help="strip execution timestamps from notebooks (used by `make twins`)")
+    tidy.add_argument("notebooks", nargs="+")
+    return parser
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_ChapterFormatter("%(message)s"))
+    logging.getLogger("papermill").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ProgressFilter())
+    for noisy in ("traitlets", "asyncio", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging()
+    try:
+        if args.command == "build":
+            return build()
+        if args.command == "tidy":
+            tidy_twins(args.notebooks)
+            return 0
+        if args.command == "train":
+            return train(args.profile, args.overrides, args.only, args.steps_per_execution)
+        if args.command == "run":
+            return run(args.profile, args.overrides, args.only, args.timeout, args.jobs)
+        with output_lock(chapters.executed_dir(), "xray-book all"):  # no other run between this run and its build
+            status = run(args.profile, args.overrides, args.only, args.timeout, args.jobs)
+            return build() if status == 0 else status
+    except XrayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted. Finished runs are kept; the chapter in progress is incomplete.", file=sys.stderr)
+        return 130

@@ -1,0 +1,169 @@
+"""Run the chapters: in which order, how many at once, with which share of the cores.
+
+Two waves: the chapters that train (01-05) first, then those that only read the
+finished runs (``reads_runs`` in their header, see :mod:`.chapters`; 06 on and
+the front page). Within a wave, ``jobs`` chapters run at once, longest first by
+the last run's times, each kernel with an equal share of the cores. The first
+failure stops the run once the chapters already started have finished.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..config import chapter_params, load_profile, parse_overrides
+from ..errors import XrayError
+from ..paths import CACHE_ENV, DATA_ENV, RUNS_ENV
+from . import chapters, timings
+from .execute import run_chapter
+from .lock import output_lock
+
+DEFAULT_TIMEOUT_S = 1800  # per cell; the full profile's longest cell trains one model for 50 epochs
+
+
+def default_jobs() -> int:
+    """2 chapters at a time where there are 2 cores or more (measured on 2 cores: ~30 % less wall time)."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def thread_limits(jobs: int) -> dict[str, str]:
+    """Environment for kernels that share the CPU cores ``jobs`` ways (empty for one job).
+
+    Depends on ``jobs`` and the core count only, never on which chapters run, so
+    a chapter re-run alone trains exactly as it did in the full run.
+    """
+    if jobs <= 1:
+        return {}
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads, "OMP_NUM_THREADS": threads}
+
+
+def absolutize_paths(params: dict) -> None:
+    """Kernels run in notebooks/: make relative paths from the caller's directory absolute."""
+    for name in (DATA_ENV, RUNS_ENV, CACHE_ENV):
+        value = os.environ.get(name, "").strip()
+        if value and value.lower() != "synthetic":
+            os.environ[name] = str(Path(value).expanduser().resolve())
+    for name in ("data_dir", "runs_dir"):
+        value = params.get(name)
+        if value and str(value).lower() != "synthetic":
+            params[name] = str(Path(value).expanduser().resolve())
+
+
+def run(
+    profile: str = "quick",
+    overrides: list[str] | None = None,
+    only: list[str] | None = None,
+    timeout: int = DEFAULT_TIMEOUT_S,
+    jobs: int = 1,
+) -> int:
+    """Run the chapters; return a process exit status (0 ok, 1 a chapter failed).
+
+    Raises :class:`XrayError`, before running anything, for bad arguments, a
+    chapter whose header is wrong, or an output folder another ``xray-book`` is using.
+    """
+    params = chapter_params(**{**load_profile(profile), **parse_overrides(overrides or [])})
+    if not isinstance(jobs, int) or jobs < 1:
+        raise XrayError(f"--jobs {jobs} is not allowed: use a whole number >= 1")
+    absolutize_paths(params)
+    selected = chapters.select(chapters.chapter_sources(), only)
+    reading = [source for source in selected if chapters.reads_runs(source)]
+    waves = ([c for c in selected if c not in reading], reading)
+    output_dir = chapters.executed_dir()
+    with output_lock(output_dir, "xray-book run"):
+        print(
+            f"Running {len(selected)} chapter(s) with profile '{profile}', {jobs} at a time: "
+            + ", ".join(f"{k}={v}" for k, v in params.items() if k != "profile"),
+            flush=True,
+        )
+        previous, seconds, run_started = timings.previous_timings(), {}, time.perf_counter()
+        with _kernels_share_the_cores(jobs):
+            for wave in waves:
+                if jobs > 1:  # longest first; without a record, the later (bigger-model) chapters first
+                    wave = sorted(wave[::-1], key=lambda c: -previous.get(c.stem, 0))
+                failure = _run_wave(wave, params, timeout, output_dir, jobs, seconds, len(selected))
+                if failure is not None:
+                    source, exc = failure
+                    print(
+                        f"\nFAILED: chapter {source.stem} ({source}) at cell {exc.cell_index} "
+                        f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+                        f"The executed copy, with the traceback, is at "
+                        f"{output_dir / (source.stem + '.ipynb')}. The book was not built.",
+                        file=sys.stderr,
+                    )
+                    return 1
+        seconds = {c.stem: seconds[c.stem] for c in selected if c.stem in seconds}
+        print(
+            "\nChapter wall times: "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+            + f"; total {sum(seconds.values()):.0f} s",
+            flush=True,
+        )
+        timings.record_timings(
+            {
+                "profile": profile,
+                "overrides": list(overrides or []),
+                "jobs": jobs,
+                "data": params["data_dir"] or os.environ.get(DATA_ENV) or "(default)",
+                "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+                "cpu_count": os.cpu_count(),
+                "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "chapters_s": seconds,
+                "wall_s": time.perf_counter() - run_started,
+            }
+        )
+    return 0
+
+
+@contextmanager
+def _kernels_share_the_cores(jobs: int):
+    """Set :func:`thread_limits` for the kernels started inside the block; restore the caller's environment."""
+    limits = thread_limits(jobs)
+    saved = {name: os.environ.get(name) for name in limits}
+    os.environ.update(limits)  # inherited by every kernel started inside
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jobs: int, seconds: dict, total: int):
+    """Run ``wave`` with up to ``jobs`` kernels at once; ``(source, error)`` of the first failure, or None."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import papermill
+
+    failures, started_count, done_before = [], [], len(seconds)
+
+    def one(source: Path) -> None:
+        if failures:
+            return
+        if threading.current_thread() is not threading.main_thread():  # names the log prefix
+            threading.current_thread().name = source.stem.split("_")[0]
+        started_count.append(source)
+        print(f"\n=== [{len(started_count) + done_before}/{total}] {source.stem} ===", flush=True)
+        started = time.perf_counter()
+        try:
+            output = run_chapter(source, params, timeout, output_dir)
+        except papermill.PapermillExecutionError as exc:
+            failures.append((source, exc))
+            return
+        seconds[source.stem] = time.perf_counter() - started
+        print(f"=== {source.stem} done in {seconds[source.stem]:.0f} s -> {output}", flush=True)
+
+    if jobs == 1:
+        for source in wave:
+            one(source)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, wave))
+    return failures[0] if failures else None
