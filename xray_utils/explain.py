@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from .config import STUDY_SEED
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -199,7 +201,7 @@ def _accuracy(model, images, labels) -> float:
     return float((predicted == np.asarray(labels)).mean())
 
 
-def stratified_sample(labels, max_images: int | None, seed: int = 1987) -> np.ndarray:
+def stratified_sample(labels, max_images: int | None, seed: int = STUDY_SEED) -> np.ndarray:
     """Sorted positions of at most ``max_images`` of ``labels`` (N,), each class in its share.
 
     Every class gets ``max_images * n_class / N`` rounded by largest remainder,
@@ -221,7 +223,7 @@ def stratified_sample(labels, max_images: int | None, seed: int = 1987) -> np.nd
     return np.sort(np.concatenate(chosen))
 
 
-def occlusion_table(runs: dict, images_for_model, seed: int = 1987, max_images: int | None = 300) -> pd.DataFrame:
+def occlusion_table(runs: dict, images_for_model, seed: int = STUDY_SEED, max_images: int | None = 300) -> pd.DataFrame:
     """Test accuracy of each run as is, with the chest hidden, and with only the chest shown.
 
     ``runs``: ``{(model, protocol): Run}``; ``images_for_model(model)`` returns the

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import TrainConfig
+from .config import DENSENET_MODELS, TrainConfig
 from .errors import RunError
 from .paths import default_runs_dir
 from .weights import resolve_weights
@@ -255,7 +255,7 @@ def publish(staging: Path, final: Path) -> None:
 
 def resolved_config(config: TrainConfig) -> tuple[TrainConfig, str]:
     """The config with m4's ``weights="auto"`` replaced by what will be used, and why."""
-    if config.model not in ("m4", "m4_clean"):
+    if config.model not in DENSENET_MODELS:
         return config, "not applicable"
     weights, why = resolve_weights(config.weights)
     return dataclasses.replace(config, weights=weights), why

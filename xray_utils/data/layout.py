@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import STUDY_SEED
 from ..errors import DataError
 from ..paths import default_data_dir
 
@@ -89,7 +90,7 @@ class DatasetIndex:
         """File paths relative to ``root``, with forward slashes."""
         return [p.relative_to(self.root).as_posix() for p in self.files]
 
-    def subset(self, per_class: int | None, seed: int = 1987) -> DatasetIndex:
+    def subset(self, per_class: int | None, seed: int = STUDY_SEED) -> DatasetIndex:
         """A seeded random subset of at most ``per_class`` images of each class."""
         if per_class is None:
             return self

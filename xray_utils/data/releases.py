@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import DATA_SUBSETS
+from ..config import DATA_SUBSETS, STUDY_SEED
 from ..errors import DataError
 from .layout import DatasetIndex
 
-SUBSET_SEED = 1987  # fixed, not the training seed: the data stays the same when the seed varies
+SUBSET_SEED = STUDY_SEED  # fixed, not the training seed: the data stays the same when the seed varies
 STUDY_COVID_COUNT = 1200
 PEDIATRIC_NORMALS = range(63, 1404)  # Normal-63 … Normal-1403
 EARLY_COVID = range(1, 1901)  # COVID-1 … COVID-1900
