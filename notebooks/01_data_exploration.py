@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,mystnb,-all
-#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,xray_book,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -29,30 +29,41 @@
 # - *see* the confound: the COVID images are adults from many hospitals, the others
 #   children from one.
 
-# %% tags=["parameters"]
-profile = "quick"
-data_dir = None
-data_subset = "study"
-per_class = 400
-image_size = 32
-channels = 3
-seed = 1987
+# %% tags=["remove-cell"]
+# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
+overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %% [markdown]
 # ## Loading the images
 #
-# `chapter.open_data` looks for the dataset in `data_dir`, then in the folder named by
-# the `XRAY_DATA_DIR` environment variable, then in `./data`. With nothing found it
-# uses a small synthetic stand-in and says so loudly. Decoded images are cached on
-# disk, so the next chapter gets them in a fraction of a second. The models may see
-# small images (the `quick` profile: 32×32); this chapter looks at them at 128×128 or
-# more, so that you can see what is in them.
+# Every chapter starts the same way. `chapter.collect` reads the profile named in the
+# parameters cell (`quick` unless you change it) with your `overrides`, and checks
+# them. `chapter.open_data` looks for the dataset in `data_dir`, then in the folder
+# named by the `XRAY_DATA_DIR` environment variable, then in `./data`; with nothing
+# found it uses a small synthetic stand-in and says so loudly. Decoded images are
+# cached on disk, so the next chapter gets them in a fraction of a second.
+#
+# The models of this run see images {glue:text}`model_size` pixels wide. To see what
+# is in them, this chapter loads them {glue:text}`view_size` pixels wide instead.
 
 # %%
 from xray_utils import chapter, data, evaluation, plots
 
 params = chapter.collect(globals())
+chapter.glue("model_size", params["image_size"])
 images = chapter.open_data(params, image_size=max(params["image_size"], 128))
+chapter.glue("view_size", images.image_size)
+print(f"profile {params['profile']}: the models see {params['image_size']} px, this chapter {images.image_size} px")
 
 # %% [markdown]
 # ## Which files are the study's
@@ -88,8 +99,9 @@ print(data.age_summary(sources))
 # an adult's, from many hospitals and publications, while every normal and viral
 # pneumonia image is a child's (aged 1–5) from one hospital in Guangzhou
 # {cite}`kermany2018`. Keep that in mind: a model can tell the classes apart by *who*
-# and *where* as easily as by *what disease*. (With `data_subset=all` most normals
-# are adults instead: read the age line above.)
+# and *where* as easily as by *what disease*. That is a {term}`confound`, and a model
+# that uses it has learned a {term}`shortcut <shortcut learning>`. (With
+# `data_subset=all` most normals are adults instead: read the age line above.)
 
 # %% [markdown]
 # ## How many images per class?
@@ -103,7 +115,7 @@ print(f"data_subset={params['data_subset']}:", full_index.counts)
 print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
 
 # %% mystnb={"image": {"alt": "Bar chart of the number of images in each class."}}
-plots.class_counts(images.counts, synthetic=images.synthetic)
+plots.class_counts(images.counts, synthetic=images.synthetic);
 # %% [markdown]
 # ## What the images look like
 #
@@ -111,7 +123,7 @@ plots.class_counts(images.counts, synthetic=images.synthetic)
 # markers and the exposure, not only at the lungs.
 
 # %% mystnb={"image": {"alt": "A grid of example chest X-rays, one row per class."}}
-plots.sample_grid(images.images, images.labels, images.class_names, synthetic=images.synthetic, files=images.files)
+plots.sample_grid(images.images, images.labels, images.class_names, synthetic=images.synthetic, files=images.files);
 # %% [markdown]
 # ## Pixel intensities
 #
@@ -119,7 +131,7 @@ plots.sample_grid(images.images, images.labels, images.class_names, synthetic=im
 # without ever looking at lung tissue.
 
 # %% mystnb={"image": {"alt": "Histograms of pixel intensity (0 to 255) for each class."}}
-plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic)
+plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic);
 # %% [markdown]
 # ## The raw files
 #
@@ -135,15 +147,20 @@ chapter.show_table(data.survey_files(full_index))
 #
 # Exact copies (same bytes) and near copies (perceptual hashes at most 2 bits apart)
 # inflate a test score when one copy is in the training set and the other in the
-# test set. Here with the study's 80/20 split:
+# {term}`test set`: the model is then tested on an image it has, in effect, already
+# seen, a form of {term}`data leakage`. Here with the study's 80/20
+# {term}`stratified split`:
 
 # %%
 split = data.study_split(images.labels, seed=params["seed"])
 duplicates = data.find_duplicates(images, split)
+crossing = int(duplicates.crosses_split.sum()) if len(duplicates) else 0
 print(
     f"{(duplicates.kind == 'exact').sum()} exact and {(duplicates.kind == 'near').sum()} near-duplicate pairs; "
-    f"{int(duplicates.crosses_split.sum()) if len(duplicates) else 0} of them straddle train and test."
+    f"{crossing} of them straddle train and test."
 )
+chapter.glue("duplicate_pairs", len(duplicates))
+chapter.glue("duplicates_crossing", crossing)
 chapter.show_table(duplicates.head(10))
 
 # %% [markdown]
@@ -154,36 +171,138 @@ chapter.show_table(duplicates.head(10))
 # collimation, borders and markers differ between hospitals.
 
 # %% mystnb={"image": {"alt": "The average image of each class, side by side."}}
-plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic)
+plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic);
 # %% [markdown]
 # How much can be told from coarse appearance alone? A plain logistic regression that
-# sees each image only as an 8×8 blur (64 numbers, no lung detail at all):
+# sees each image only as a {glue:text}`thumb`×{glue:text}`thumb` blur
+# ({glue:text}`thumb_values` numbers, no lung detail at all), scored by 5-fold
+# cross-validation:
 
 # %% tags=["nbval-check-output"]
-blur_accuracy = evaluation.thumbnail_baseline(images.images, images.labels, size=8, seed=params["seed"])
-print(f"8x8-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} (chance: {1 / 3:.0%})")
+thumb = 8  # the blur's side, in pixels
+blur_accuracy = evaluation.thumbnail_baseline(images.images, images.labels, size=thumb, seed=params["seed"])
+chapter.glue("thumb", thumb)
+chapter.glue("thumb_values", thumb * thumb)
+chapter.glue("blur_accuracy", blur_accuracy)
+print(f"{thumb}x{thumb}-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} (chance: {1 / 3:.0%})")
 
 # %% [markdown]
-# If that number is far above chance, part of what any CNN learns here is *not*
-# pathology. We come back to this in the evaluation chapter.
+# If that number is far above chance (one in three), part of what any CNN learns here
+# is *not* pathology. Chapter 8 measures how much: it hides the lungs from the
+# trained models, and tests them on adults from other hospitals.
 #
 # ## Summary
 #
 # - The study's data is a subset of today's download (`data_subset=study`), chosen by
 #   file number; the 2021 additions are other hospitals and adults.
-# - Three classes from different sources: adult COVID images from many places,
-#   paediatric normal and viral pneumonia images from one hospital.
+# - With the study's data the three classes come from different sources: adult COVID
+#   images from many places, paediatric normal and viral pneumonia images from one
+#   hospital.
 # - Images are loaded once, as `uint8`, and cached; the models scale them themselves.
-# - Duplicates exist and some straddle the split.
-# - Coarse appearance alone separates the classes well above chance: a warning sign.
+# - Duplicates that straddle the split leak test images into training: this run found
+#   {glue:text}`duplicate_pairs` pairs, {glue:text}`duplicates_crossing` of them
+#   across the split.
+# - A blurred thumbnail alone scored {glue:text}`blur_accuracy:.0%` here. The further
+#   that is above chance, the more a model can score without looking at the lungs.
 #
 # ## Exercises
 #
-# 1. Change `per_class` and `image_size` in the parameters cell. Does the thumbnail
-#    baseline change much? Why would it not?
-# 2. Open five images of each class at full size. List every non-medical difference
-#    you can see (markers, borders, size, contrast).
-# 3. Set `data_subset = "all"` in the parameters cell (with the 2021 release). How do
-#    the source table and the age line change? What would a model learn first?
-# 4. Raise `max_distance` in `data.find_duplicates` to 6. Look at the new pairs: are
-#    they really the same radiograph?
+# **Exercise 1.** How coarse can the picture get before the classes stop being
+# separable? Score the thumbnail baseline at several sizes. A size of 1 keeps only
+# each image's mean brightness.
+
+# %%
+sizes = [thumb]  # TODO: add smaller and larger sizes, e.g. 1, 2, 4, 16
+for size in sizes:
+    print(size, evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params["seed"]))
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+for size in (1, 2, 4, 8, 16):
+    score = evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params["seed"])
+    print(f"{size:>2}x{size:<2} thumbnail: {score:.0%}")
+# Where even the 1x1 "thumbnail" (mean brightness) is well above chance, exposure alone tells the classes apart.
+
+# %% [markdown]
+# **Exercise 2.** List the non-medical differences you can see between the classes
+# (markers, borders, body size, contrast). Then put numbers on two of them: the mean
+# brightness of each class, and the brightness of a thin frame along the image edge.
+
+# %%
+border = 0.1  # the frame's width, as a share of the image side
+# TODO: for each class, the mean of images.images over the whole image and over the frame only
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+import numpy as np
+import pandas as pd
+
+gray = images.images[..., 0]  # uint8; the means below accumulate in float64 without copying every image
+width = max(1, int(border * gray.shape[1]))
+frame = np.ones(gray.shape[1:], bool)
+frame[width:-width, width:-width] = False
+rows = []
+for k, name in enumerate(images.class_names):
+    members = gray[images.labels == k]
+    rows.append(
+        {
+            "class": name,
+            "mean brightness": members.mean(),
+            "frame brightness": members[:, frame].mean(),
+            "contrast (std)": members.std(),
+        }
+    )
+chapter.show_table(pd.DataFrame(rows), 1)
+
+# %% [markdown]
+# **Exercise 3.** What would change with `data_subset = "all"` (every file of the
+# three classes, with the 2021 release)? Compare the source table and the age line of
+# both subsets without training anything: they are read from file names.
+
+# %%
+subset = "study"  # TODO: try "all"
+other = data.resolve_dataset(params["data_dir"], subset=subset)
+print(other.subset_reason)
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+every_file = data.resolve_dataset(params["data_dir"], subset="all")
+print(f"data_subset=all: {every_file.subset_reason}")
+print(data.age_summary(data.provenance_table(every_file)))
+# With the 2021 release most normals are then adults (RSNA): the age shortcut weakens for Normal,
+# but a hospital shortcut appears (adult normals from one US source, adult COVID from others).
+
+# %% [markdown]
+# **Exercise 4.** The near-duplicate search counts two images as copies when their
+# perceptual hashes differ in at most `max_distance` bits (default 2). Raise it and
+# look at the new pairs: are they really the same radiograph?
+
+# %%
+max_distance = 2  # TODO: raise it
+wider = data.find_duplicates(images, split, max_distance=max_distance)
+print(len(wider), "pairs")
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+wider = data.find_duplicates(images, split, max_distance=6)
+new = wider[wider.distance > 2].head(4)
+print(f"{len(wider)} pairs at up to 6 bits, {int((wider.distance > 2).sum())} of them new")
+if len(new):
+    position = {f: i for i, f in enumerate(images.files)}
+    pairs = [position[f] for row in new.itertuples() for f in (row.file_a, row.file_b)]
+    plots.sample_grid(
+        images.images[pairs],
+        np.repeat(np.arange(len(new)), 2),
+        [f"pair {k + 1}" for k in range(len(new))],
+        per_class=2,
+        title="New near-duplicate pairs: the same radiograph?",
+        synthetic=images.synthetic,
+    )

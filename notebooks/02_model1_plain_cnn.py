@@ -165,7 +165,7 @@ chapter.glue("m1_steps", -(-study.metrics["train_images"] // params["batch_size"
 # learning rate: under the study protocol, each cut was decided by test images.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 1: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images.synthetic)
+plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images.synthetic);
 # %% [markdown]
 # ## Test results
 #
@@ -183,7 +183,7 @@ chapter.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items
 chapter.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 1 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synthetic)
+plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]
 # ## Summary

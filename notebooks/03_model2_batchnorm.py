@@ -135,7 +135,7 @@ study = runs["study"]
 # statistics mismatch described above.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 2: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 2, study protocol", synthetic=images.synthetic)
+plots.learning_curves(study.history, "Model 2, study protocol", synthetic=images.synthetic);
 # %% [markdown]
 # ## Test results
 
@@ -146,7 +146,7 @@ chapter.show_table(evaluation.results_table({("m2", p): r for p, r in runs.items
 chapter.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 2 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synthetic)
+plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]
 # ## Summary

@@ -119,7 +119,7 @@ study = runs["study"]
 # and ended at 2.38 while the training loss was 0.003.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 3: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 3, study protocol", synthetic=images.synthetic)
+plots.learning_curves(study.history, "Model 3, study protocol", synthetic=images.synthetic);
 # %% [markdown]
 # ## Test results
 
@@ -135,7 +135,7 @@ chapter.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items
 chapter.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 3 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 3 (study protocol)", synthetic=images.synthetic)
+plots.confusion_matrix(study, "Model 3 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]
 # ## How much of the collapse is luck?

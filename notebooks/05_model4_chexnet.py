@@ -119,7 +119,7 @@ chapter.glue("m4_later_epoch_s", float(seconds.iloc[1:].median()) if len(seconds
 # one-off compilation.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 4: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 4, study protocol", synthetic=images.synthetic)
+plots.learning_curves(study.history, "Model 4, study protocol", synthetic=images.synthetic);
 # %% [markdown]
 # ## Test results
 
@@ -130,7 +130,7 @@ chapter.show_table(evaluation.results_table({("m4", p): r for p, r in runs.items
 chapter.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 4 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 4 (study protocol)", synthetic=images.synthetic)
+plots.confusion_matrix(study, "Model 4 (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]
 # ## Summary

@@ -90,7 +90,7 @@ table = evaluation.results_table(study_runs)
 chapter.show_table(table.drop(columns=["title"]))
 
 # %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}}
-plots.accuracy_comparison(table, synthetic=images.synthetic)
+plots.accuracy_comparison(table, synthetic=images.synthetic);
 # %% [markdown]
 # ## Classification reports
 #
@@ -104,7 +104,7 @@ for (model, _protocol), run in study_runs.items():
     chapter.show_table(evaluation.report_frame(run), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
-plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic)
+plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 # %% [markdown]
 # ## ROC curves and AUC
 #
@@ -114,7 +114,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # another class. The original study reported none of this.
 
 # %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models."}}
-plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic)
+plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 # %%
 chapter.show_table(evaluation.auc_table(study_runs))
 
@@ -141,7 +141,7 @@ chapter.show_table(evaluation.auc_table(study_runs))
 # %% mystnb={"image": {"alt": "Three bars, one per protocol, showing how many images train, steer the learning rate, are set aside, and are scored."}}
 plots.split_diagram(
     {p: data.make_split(p, images.labels, params["seed"]) for p in data.PROTOCOLS}, synthetic=images.synthetic
-)
+);
 # %% [markdown]
 # The table gives, per model, the three test accuracies, `leak` = test_steered −
 # corrected, how many test images changed verdict between the two, McNemar's exact

@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,mystnb,-all
-#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,xray_book,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -11,96 +11,188 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   xray_book:
+#     reads_runs: true
 # ---
 
 # %% [markdown]
 # # 7. Uncertainty and errors
 #
-# A test accuracy is a measurement on a few hundred images, and it comes with an
-# error bar that the original study never drew. This chapter puts numbers on that
-# uncertainty, asks which model differences are real, checks whether the models'
-# stated confidence can be trusted, and looks at the mistakes made with most
-# conviction.
+# A test accuracy is a measurement on a few hundred images (this run: {glue:text}`n_test`
+# per model), and it comes with an error bar that the original study never drew. This
+# chapter puts numbers on that uncertainty, asks which differences between the models
+# are real, checks whether the models' stated confidence can be trusted, and looks at
+# the mistakes made with most conviction.
 #
 # **Learning goals**
 #
 # - read bootstrap confidence intervals for accuracy, macro F1, sensitivity and
-#   specificity;
-# - test whether two models differ on the same images (McNemar);
+#   specificity, and know why they differ from chapter 6's exact ones;
+# - test whether two models differ on the same images (McNemar), and adjust for
+#   testing many pairs at once (Holm);
 # - read a reliability diagram and the expected calibration error;
 # - look at confident mistakes, not only at counts.
 
-# %% tags=["parameters"]
-profile = "quick"
-data_dir = None
-data_subset = "study"
-runs_dir = None
-image_size = 32
-m4_image_size = 32
-channels = 3
-per_class = 400
-epochs = 6
-m4_epochs = 3
-m4_weights = "auto"
-batch_size = 8
-seed = 1987
-precision = "float32"
-protocols = ["study", "corrected"]
-m4_protocols = ["study"]
+# %% tags=["remove-cell"]
+# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+
+# %% tags=["parameters", "remove-cell"]
+profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
+overrides = {}  # profile values to change, e.g. {"epochs": 12}
+
+# %% [markdown]
+# Nothing is trained here: the chapter reads the runs the model chapters saved (their
+# test predictions), and compares the four models under the study's protocol.
 
 # %%
+import pandas as pd
+
 from xray_utils import chapter, evaluation, full_study, plots
 
 params = chapter.collect(globals())
 images = chapter.open_data(params)
 runs = chapter.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
+model_images = {model: chapter.images_for(model, params, images) for model, _ in study_runs}
+n_test = len(next(iter(study_runs.values())).predictions()["y_true"])
+chapter.glue("n_test", n_test)
+print(f"{len(study_runs)} study-protocol runs, each scored on the same {n_test} test images")
 
 # %% [markdown]
 # ## Bootstrap confidence intervals
 #
-# Resample the test set with replacement (within each class, so the class balance
-# stays), recompute every metric, repeat 1,000 times: the middle 95 % of those values
-# is the interval. *Sensitivity* of a class is its recall (of its images, how many
-# were found); *specificity* is how many images of the other classes were correctly
-# *not* given that label.
+# The {term}`bootstrap` {cite}`efron1979` asks: had we drawn another test set of the
+# same size from the same collection, how different would the scores be? It
+# imitates that by resampling the test set with replacement (within each class, so
+# the class sizes stay those of the {term}`stratified split`), recomputing every
+# metric, and repeating {glue:text}`resamples:,d` times: the middle 95 % of those
+# values is the interval. *Sensitivity* of a class is its {term}`recall` (of its
+# images, how many were found); {term}`specificity` is how many images of the other
+# classes were correctly *not* given that label.
 
-# %% tags=["nbval-check-output"]
-intervals = evaluation.bootstrap_table(study_runs, resamples=1000, seed=params["seed"])
+# %%
+resamples = 1000
+chapter.glue("resamples", resamples)
+intervals = evaluation.bootstrap_table(study_runs, resamples=resamples, seed=params["seed"])
+chapter.show_table(intervals.reset_index(), 3)
+
+# %% tags=["nbval-check-output", "remove-cell"]
 print(
     f"{len(intervals)} intervals: {intervals.index.get_level_values('metric').nunique()} metrics "
     f"x {intervals.index.get_level_values('run').nunique()} runs"
 )
 
+# %% [markdown]
+# ### Two intervals for one accuracy
+#
+# Chapter 6 and the front page print another 95 % interval for the same accuracies:
+# the exact {term}`Clopper-Pearson <Clopper-Pearson interval>` interval
+# {cite}`clopper1934`. The two answer slightly different questions. Clopper-Pearson
+# treats the test images as independent draws, each right or wrong, and is built from
+# the binomial distribution so that it covers the true accuracy in *at least* 95 % of
+# test sets: it errs on the wide side. The bootstrap needs no such formula: it works
+# for any metric (macro F1 has no exact interval), keeps the class sizes fixed as the
+# split did, and takes percentiles of the resampled values, which is close to 95 %
+# coverage for large test sets and a little optimistic for small ones. So the
+# bootstrap interval is usually the narrower of the two, and the last digits differ.
+# Neither is wrong; report which one you used.
+
 # %%
-chapter.show_table(intervals.reset_index(), 3)
+exact = evaluation.results_table(study_runs, with_published=False)
+bootstrap = intervals.xs("accuracy", level="metric")
+side_by_side = pd.DataFrame(
+    {
+        "accuracy": exact["test_accuracy"].to_numpy(),
+        "exact low": exact["ci95_low"].to_numpy(),
+        "exact high": exact["ci95_high"].to_numpy(),
+        "bootstrap low": bootstrap["ci_low"].to_numpy(),
+        "bootstrap high": bootstrap["ci_high"].to_numpy(),
+    },
+    index=pd.Index(bootstrap.index, name="run"),
+)
+chapter.show_table(side_by_side, 3)
+
+# %% [markdown]
+# ### Intervals of width zero
+#
+# Some rows may have `ci_low` equal to `ci_high` (this run: {glue:text}`zero_width`
+# of {glue:text}`interval_count` intervals). That is not certainty. When a model is
+# right on every test image of a class, or wrong on every one (a model that gives
+# every image the same label is both), every resample of that class's images gives
+# the same count, so the bootstrap sees no spread there; when that holds for every
+# class, even the accuracy interval has width zero. A new set of patients could still
+# hold the image the model gets wrong. The exact interval does not have this blind
+# spot: with $n$ of $n$ right its lower bound is $0.025^{1/n}$, below one. For a
+# perfect or all-or-nothing score, trust the exact interval, not the bootstrap.
+
+# %%
+widths = intervals["ci_high"] - intervals["ci_low"]
+chapter.glue("zero_width", int((widths == 0).sum()))
+chapter.glue("interval_count", len(intervals))
+accuracy_widths = widths.xs("accuracy", level="metric")
+chapter.glue("widest", accuracy_widths.max())
+print(f"accuracy intervals from {accuracy_widths.min():.3f} to {accuracy_widths.max():.3f} wide")
 
 # %% [markdown]
 # ## Do two models really differ?
 #
-# Two models scored on the *same* images should be compared image by image. McNemar's
-# test looks only at the images on which they disagree: if one model is right on 10
-# that the other gets wrong, and the other way round on 2, is that more than chance?
-# The exact test answers with a binomial p-value.
+# Two models scored on the *same* images should be compared image by image.
+# {term}`McNemar's test` {cite}`mcnemar1947` looks only at the images
+# on which they disagree: if model A is right on $b$ images that B gets wrong, and B
+# on $c$ that A gets wrong, then without a real difference $b$ would be like the
+# number of heads in $b + c$ fair coin tosses. The exact test turns that into a
+# binomial p-value (`p_value`). The table compares the four models under the study's
+# protocol, every pair; chapter 6 compares each model's protocols.
+#
+# Testing several pairs at once needs care. At the 5 % level, one test in twenty of
+# two truly equal models comes out "significant" by chance, so the more pairs, the
+# more false alarms. {term}`Holm's method <Holm adjustment>` {cite}`holm1979` corrects
+# for that: sort the p-values, multiply the smallest by the number of tests, the next
+# by one fewer, and so on, never letting an adjusted value fall below the one before
+# it. Declaring a difference where this `p_holm` is below 5 % keeps the chance of
+# *any* false alarm among all the pairs below 5 %. It is never stricter than
+# Bonferroni's rule (multiply every p-value by the number of tests) and often less
+# so. `evaluation.holm` writes it out in five lines (statsmodels' `multipletests`
+# computes the same; SciPy offers only the false-discovery-rate adjustment). The
+# `reading` column uses `p_holm`.
 
 # %%
-chapter.show_table(evaluation.mcnemar_table(runs), digits=6)
+comparisons = evaluation.mcnemar_table(study_runs)
+chapter.glue("pairs", len(comparisons))
+chapter.glue("significant_raw", int((comparisons["p_value"] < 0.05).sum()))
+chapter.glue("significant_holm", int((comparisons["p_holm"] < 0.05).sum()))
+chapter.show_table(comparisons, digits=6)
 
 # %% [markdown]
-# Where the disagreements fall, class by class:
+# Of these {glue:text}`pairs` pairs, {glue:text}`significant_raw` have a p-value below
+# 5 % on their own and {glue:text}`significant_holm` after Holm's adjustment. Where
+# the disagreements fall, class by class ({term}`confusion matrices <confusion matrix>`):
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
-plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic)
+plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 # %% [markdown]
 # ## Can the confidence be trusted?
 #
-# A model that says "90 %" should be right about 90 % of the time it says so. The
-# reliability diagram bins the predictions by stated confidence and plots the
-# observed accuracy in each bin; the expected calibration error (ECE) is the average
-# gap, weighted by how many predictions fall in each bin.
+# A model that says "90 %" should be right about 90 % of the time it says so. That
+# is {term}`calibration` {cite}`guo2017`. The reliability diagram sorts the test
+# predictions into ten bins by stated confidence (the probability given to the
+# predicted class) and plots the observed accuracy in each bin, with the number of
+# predictions it holds: a point made of three predictions says little. The
+# {term}`expected calibration error <ECE>` is the average gap between the points and
+# the diagonal, weighted by those counts. One panel per model, study protocol; the
+# table below covers every run.
 
-# %% mystnb={"image": {"alt": "Reliability diagram: observed accuracy against stated confidence for each model, with the diagonal of perfect calibration."}}
-plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in runs.items()}, synthetic=images.synthetic)
+# %% mystnb={"image": {"alt": "Reliability diagrams, one panel per model: observed accuracy against stated confidence in each confidence bin, with the number of predictions per bin and the diagonal of perfect calibration."}}
+plots.reliability_diagram(
+    {evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic
+);
 # %%
 chapter.show_table(evaluation.calibration_table(runs), 3)
 
@@ -115,7 +207,7 @@ for (model, _), run in study_runs.items():
     mistakes = evaluation.confident_mistakes(run, count=6)
     if len(mistakes):
         plots.mistakes_gallery(
-            chapter.images_for(model, params, images).images,
+            model_images[model].images,
             mistakes,
             f"{evaluation.MODEL_TITLES[model]}: most confident mistakes",
             synthetic=images.synthetic,
@@ -124,26 +216,31 @@ for (model, _), run in study_runs.items():
 # %% [markdown]
 # ## The same questions for the full study
 #
-# The committed full-profile runs (see chapter 6) have about three times as many
-# test images as the quick profile: intervals are narrower, and McNemar has more
-# disagreements to count. Their bootstrap intervals, pairwise tests and calibration:
+# The committed full-profile runs (see chapter 6) were scored on
+# {glue:text}`full_test_images` test images each, against {glue:text}`n_test` here:
+# the more test images, the narrower the intervals and the more disagreements McNemar
+# has to count. Their bootstrap intervals, pairwise tests and calibration:
 
 # %%
 full = full_study.load_full_study()
 print(full.describe() if full else "No full-study results found in results/full.")
+full_runs = full.study_runs() if full else {}
+full_test_images = len(next(iter(full_runs.values())).predictions()["y_true"]) if full_runs else "no"
+chapter.glue("full_test_images", full_test_images)
+print(f"Full study: {full_test_images} test images per run.")
 
 # %%
-if full:
-    full_intervals = evaluation.bootstrap_table(full.study_runs(), resamples=1000, seed=params["seed"])
+if full_runs:
+    full_intervals = evaluation.bootstrap_table(full_runs, resamples=resamples, seed=params["seed"])
     chapter.show_table(full_intervals.reset_index(), 3)
 
 # %%
-if full:
-    chapter.show_table(evaluation.mcnemar_table(full.runs), digits=6)
+if full_runs:
+    chapter.show_table(evaluation.mcnemar_table(full_runs), digits=6)
 
-# %% mystnb={"image": {"alt": "Reliability diagram of the full-study runs: observed accuracy against stated confidence."}}
-if full:
-    plots.reliability_diagram({f"{m}/{p}": r for (m, p), r in full.runs.items()})
+# %% mystnb={"image": {"alt": "Reliability diagrams of the full-study runs, one panel per model, with the number of predictions per confidence bin."}}
+if full_runs:
+    plots.reliability_diagram({evaluation.MODEL_TITLES[m]: r for (m, _), r in full_runs.items()})
 
 # %%
 if full:
@@ -152,18 +249,119 @@ if full:
 # %% [markdown]
 # ## Summary
 #
-# - With a test set of this size, accuracy intervals are several points wide: many
-#   differences between the study's models are within them.
-# - McNemar's test compares models on the same images and often finds such
-#   differences not significant.
-# - Stated confidence is not accuracy: check calibration before reading a softmax
-#   output as a probability.
+# - An accuracy measured on {glue:text}`n_test` test images is uncertain: this run's
+#   bootstrap intervals for accuracy are up to {glue:text}`widest:.3f` wide, and two
+#   models whose intervals overlap are not shown to differ.
+# - Exact (Clopper-Pearson) and bootstrap intervals differ a little; an interval of
+#   width zero means the bootstrap could not see the uncertainty, not that there is
+#   none.
+# - McNemar's test compares models on the same images; with several pairs, adjust the
+#   p-values (Holm) before calling a difference real.
+# - Stated confidence is not accuracy: check calibration, with the bin counts in view,
+#   before reading a softmax output as a probability.
 # - Confident mistakes are where shortcuts show: look at them before trusting a model.
 #
 # ## Exercises
 #
-# 1. How many test images would halve the width of model 1's accuracy interval?
-#    Check by running with a larger `per_class`.
-# 2. Which pair of models has the smallest McNemar p-value? Is that the pair with the
-#    largest accuracy difference?
-# 3. Pick one confident mistake. What in the image could have misled the model?
+# **Exercise 1.** How many test images would halve the width of Model 1's accuracy
+# interval? Use the exact interval (`evaluation.accuracy_interval(correct, total)`)
+# at Model 1's accuracy for several test-set sizes.
+
+
+# %%
+def interval_width(accuracy, total):
+    """Width of the exact 95 % interval for ``accuracy`` measured on ``total`` images."""
+    ...  # TODO: round accuracy * total to a count of correct images and call evaluation.accuracy_interval
+
+
+# %% [markdown]
+# **Solution**
+
+
+# %% tags=["hide-input"]
+def interval_width(accuracy, total):
+    low, high = evaluation.accuracy_interval(round(accuracy * total), total)
+    return high - low
+
+
+m1_accuracy = exact.set_index("model").loc["m1", "test_accuracy"]
+for factor in (1, 2, 4, 8):
+    print(f"{factor * n_test:>6} test images: width {interval_width(m1_accuracy, factor * n_test):.3f}")
+# Away from 0 and 1 the width shrinks like 1/sqrt(n): four times the images halve it.
+# At an accuracy of exactly 1 it shrinks like 1/n, so twice the images already halve it.
+
+# %% [markdown]
+# **Exercise 2.** Which pair of models has the smallest McNemar p-value? Is it the
+# pair with the largest accuracy difference? Add each pair's accuracy difference to
+# the table and sort.
+
+# %%
+accuracy = {f"{m}/{p}": a for m, p, a in zip(exact["model"], exact["protocol"], exact["test_accuracy"])}
+# TODO: a column with accuracy[first] - accuracy[second] for each "first vs second" pair; sort by p_value
+comparisons.head()
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+pairs = comparisons["pair"].str.split(" vs ")
+comparisons["accuracy difference"] = [accuracy[a] - accuracy[b] for a, b in pairs]
+chapter.show_table(comparisons.sort_values("p_value")[["pair", "accuracy difference", "p_value", "p_holm"]], 4)
+# The same difference in accuracy can come from few disagreements or from many that nearly cancel;
+# McNemar's p depends on the disagreements, so the order by p need not follow the order by difference.
+
+# %% [markdown]
+# **Exercise 3.** Holm or Bonferroni? Write Bonferroni's adjustment (every p-value
+# times the number of tests, at most 1) and count how many pairs each calls
+# significant at 5 %.
+
+
+# %%
+def bonferroni(p_values): ...  # TODO
+
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+import numpy as np
+
+
+def bonferroni(p_values):
+    p_values = np.asarray(p_values, dtype=float)
+    return np.minimum(p_values * len(p_values), 1.0)
+
+
+print("Bonferroni:", int((bonferroni(comparisons["p_value"]) < 0.05).sum()), "significant")
+print("Holm:      ", int((comparisons["p_holm"] < 0.05).sum()), "significant")
+# Holm never finds fewer: its smallest p-value is scaled like Bonferroni's, the others by less.
+
+# %% [markdown]
+# **Exercise 4.** Pick one confident mistake. What in the image could have misled the
+# model? Compare its brightness with the typical brightness of its true class and of
+# the class it was given.
+
+# %%
+model = "m1"  # TODO: pick a model
+evaluation.confident_mistakes(study_runs[(model, "study")], count=3)
+
+# %% [markdown]
+# **Solution**
+
+# %% tags=["hide-input"]
+for model, _ in study_runs:
+    mistakes = evaluation.confident_mistakes(study_runs[(model, "study")], count=1)
+    if not len(mistakes):
+        print(f"{model}: no mistakes")
+        continue
+    shown = model_images[model]
+    brightness = shown.images[..., 0].mean(axis=(1, 2))
+    typical = {name: brightness[shown.labels == k].mean() for k, name in enumerate(shown.class_names)}
+    row = mistakes.iloc[0]
+    print(
+        f"{model}: a {row.true} image called {row.predicted} ({row.confidence:.0%}); brightness "
+        f"{brightness[row['index']]:.0f}, typical {row.true} {typical[row.true]:.0f}, "
+        f"typical {row.predicted} {typical[row.predicted]:.0f}"
+    )
+# An image whose brightness is closer to the class it was given than to its own hints that exposure,
+# not the lungs, drove the decision. One image proves nothing; chapter 8 tests the idea properly.

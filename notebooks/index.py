@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,mystnb,-all
-#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     notebook_metadata_filter: kernelspec,xray_book,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -11,6 +11,8 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   xray_book:
+#     reads_runs: true
 # ---
 
 # %% [markdown]
@@ -24,26 +26,23 @@
 # plainly where it went wrong: it tuned on its own test set, reported the last epoch
 # rather than the best, and never asked *what* its models had learned. Later work
 # found that models trained on such data often rely on confounds rather than
-# pathology {cite}`degrave2021`, and that none of 2,212 COVID imaging studies
-# reviewed was of potential clinical use {cite}`roberts2021`.
+# pathology {cite}`degrave2021`. A review of the field {cite}`roberts2021` identified
+# 2,212 studies of machine learning for COVID-19 imaging, examined the 62 that met its
+# quality criteria, and judged none of them of potential clinical use.
+
+# %% tags=["remove-cell"]
+# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
 
 # %% tags=["parameters", "remove-cell"]
-profile = "quick"
-data_dir = None
-data_subset = "study"
-runs_dir = None
-image_size = 32
-m4_image_size = 32
-channels = 3
-per_class = 400
-epochs = 6
-m4_epochs = 3
-m4_weights = "auto"
-batch_size = 8
-seed = 1987
-precision = "float32"
-protocols = ["study", "corrected"]
-m4_protocols = ["study"]
+profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
+overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %% tags=["remove-input"]
 from xray_utils import chapter, full_study, plots
@@ -74,9 +73,20 @@ if table is not None:
     plots.accuracy_comparison(table, synthetic=images.synthetic)
 
 # %% [markdown]
+# ## What is in the book
+#
+# - {doc}`../dataset`: where the images come from, and why that matters.
+# - Chapter 1 looks at the data; chapters 2 to 5 build and train the four models with
+#   the study's recipe, beside a corrected protocol.
+# - Chapter 6 compares the models and measures what steering training with the test
+#   set changed; chapter 7 puts error bars on every number; chapter 8 asks whether the
+#   models look at the lungs at all, and tests them on adults from other hospitals.
+# - {doc}`../closing` sums up what the study claimed and what holds;
+#   {doc}`../glossary` explains the terms.
+#
 # ## How to run it
 #
-# On a fresh machine with Python 3.10–3.12, from the repository root:
+# On a fresh machine with Python 3.10 to 3.12, from the repository root:
 #
 # ```bash
 # make book   # installs into .venv, runs every chapter (quick profile), builds this book
@@ -87,9 +97,11 @@ if table is not None:
 # [Kaggle dataset](https://www.kaggle.com/datasets/tawsifurrahman/covid19-radiography-database)
 # to use real images; without it the book runs on a synthetic stand-in and says so
 # on every page. `make book PROFILE=full` runs the study's settings (192×192, all
-# images, 50 epochs: hours on a CPU). To step through the chapters yourself, run
-# `.venv/bin/jupyter lab` and open `notebooks/`: each `.py` file is paired with its
-# `.ipynb`, and saving one updates the other.
+# images, 50 epochs: days of training on a CPU, so train on a GPU first, see the
+# README). To step through the chapters yourself, run `.venv/bin/jupyter lab` and
+# open `notebooks/`: each `.py` file is paired with its `.ipynb`, and saving one
+# updates the other. In Colab, the first cell of every notebook installs the book's
+# package; the parameters cell at the top (`profile`, `overrides`) chooses the run.
 #
 # ## What the data is, and is not
 #

@@ -54,6 +54,9 @@ def test_accuracy_interval_matches_clopper_pearson():
 def test_report_confusion_and_protocol_comparison(runs):
     report = evaluation.report_frame(runs[("m1", "corrected")])
     assert report.loc["Normal", "recall"] == pytest.approx(0.5)
+    assert list(report.index) == ["COVID", "Normal", "Viral Pneumonia", "accuracy", "macro avg", "weighted avg"]
+    assert report.loc["accuracy"].tolist() == pytest.approx([0.833, 0.833, 0.833, 30])  # 25 of 30, every image
+    assert report["support"].tolist() == [10, 10, 10, 30, 30, 30]
     matrix = evaluation.confusion(runs[("m1", "corrected")])
     assert matrix.loc["Normal", "Viral Pneumonia"] == 5 and matrix.values.sum() == 30
     assert evaluation.protocol_comparison(runs).empty  # no test_steered run: nothing isolates the leak
@@ -107,7 +110,30 @@ def test_mcnemar_table_reads_plainly(runs):
     table = evaluation.mcnemar_table(runs)
     assert table.loc[0, "pair"] == "m1/study vs m1/corrected"
     assert (table.loc[0, "only_a_right"], table.loc[0, "only_b_right"]) == (5, 0)
-    assert table.loc[0, "reading"] == "difference not significant at 5%"  # p = 0.0625
+    assert table.loc[0, "p_value"] == table.loc[0, "p_holm"] == pytest.approx(0.0625)  # one pair: nothing to adjust
+    assert table.loc[0, "reading"] == "difference not significant at 5% (Holm)"
+
+
+def test_holm_adjustment_by_hand():
+    # sorted: 0.01*4 = 0.04, 0.02*3 = 0.06, 0.03*2 = 0.06, 0.04*1 -> max(0.04, 0.06) = 0.06
+    adjusted = evaluation.holm([0.03, 0.01, 0.04, 0.02])
+    np.testing.assert_allclose(adjusted, [0.06, 0.04, 0.06, 0.06])
+    np.testing.assert_allclose(evaluation.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    assert evaluation.holm([]).size == 0
+
+
+def test_mcnemar_table_adjusts_for_every_pair(tmp_path, runs):
+    y = np.repeat([0, 1, 2], 10)
+    probs = np.eye(3)[y] * 0.9 + 0.1 / 3
+    probs[:8] = [0.1, 0.8, 0.1]  # eight COVID images called Normal
+    runs[("m2", "study")] = _fake_run(tmp_path / "c", "m2", "study", y, probs)
+    table = evaluation.mcnemar_table(runs).set_index("pair")
+    assert len(table) == 3
+    raw = table["p_value"]
+    assert raw["m1/study vs m2/study"] == pytest.approx(2 * 0.5**8)  # 8 of 8 discordant one way
+    np.testing.assert_allclose(table["p_holm"], evaluation.holm(raw))
+    assert table.loc["m1/study vs m2/study", "p_holm"] == pytest.approx(3 * 2 * 0.5**8)
+    assert table.loc["m1/study vs m2/study", "reading"] == "difference significant at 5% (Holm)"
 
 
 def test_bootstrap_interval_contains_estimate_and_shrinks_with_n():
@@ -151,6 +177,19 @@ def test_bootstrap_resamples_keep_class_sizes():
     always_c = evaluation.bootstrap_intervals(y, np.eye(3)[np.full(35, 2)], ["A", "B", "C"], resamples=200)
     # stratified: every resample has exactly 20 of 35 images from class C, so accuracy is fixed
     assert always_c.loc["accuracy", "ci_low"] == always_c.loc["accuracy", "ci_high"] == pytest.approx(20 / 35)
+
+
+def test_calibration_bins_count_and_average_each_bin():
+    y = np.zeros(6, int)
+    prob = np.zeros((6, 3))
+    prob[:, 0] = [0.95, 0.95, 0.95, 0.6, 0.6, 0.4]
+    prob[:, 1] = 1 - prob[:, 0]  # the last one is called Normal at 0.6: wrong
+    table = evaluation.calibration_bins(y, prob, bins=5)
+    assert table["count"].tolist() == [3, 3] and table["low"].tolist() == pytest.approx([0.4, 0.8])
+    assert table["confidence"].tolist() == pytest.approx([0.6, 0.95])
+    assert table["accuracy"].tolist() == pytest.approx([2 / 3, 1.0])
+    # ECE: half the predictions are off by |2/3 - 0.6|, half by |1 - 0.95|
+    assert evaluation.expected_calibration_error(y, prob, bins=5) == pytest.approx(0.5 * (2 / 3 - 0.6) + 0.5 * 0.05)
 
 
 def test_expected_calibration_error_known_values():

@@ -214,18 +214,39 @@ def test_accuracy_comparison_shows_intervals_published_values_and_chance():
     assert ax.get_ylim() == (0, 1.02)
 
 
-def test_reliability_diagram_skips_a_run_without_mistakes():
+def test_reliability_diagram_one_panel_per_run_with_bin_counts():
     truth = np.array([0, 1, 2, 0, 1, 2, 0, 1])
     runs = {
         "always right": _run(truth, truth, confidence=0.9),
         "half right": _run([0, 1, 2, 0, 0, 0, 1, 2], truth, confidence=0.7),
     }
-    fig = plots.reliability_diagram(runs, bins=5)
-    (ax,) = fig.axes
-    assert [line.get_label() for line in ax.get_lines()] == ["perfectly calibrated", "half right"]
-    x, y = ax.get_lines()[1].get_data()
-    np.testing.assert_allclose(x, [0.7])  # every prediction states 70 %
-    np.testing.assert_allclose(y, [0.5])  # and half of them are right
+    fig = plots.reliability_diagram(runs, bins=5, synthetic=True)
+    right, half = fig.axes
+    assert right.get_title() == "always right\nECE 0.100" and half.get_title() == "half right\nECE 0.200"
+    for ax, (x, y) in zip(fig.axes, (([0.9], [1.0]), ([0.7], [0.5]))):
+        diagonal, observed = ax.get_lines()
+        np.testing.assert_allclose(diagonal.get_xydata(), [[0, 0], [1, 1]])
+        np.testing.assert_allclose(observed.get_xdata(), x)  # every prediction states 90 % (70 %)
+        np.testing.assert_allclose(observed.get_ydata(), y)  # and all (half) of them are right
+        assert [t.get_text() for t in ax.texts] == ["8"]  # the bin's count is written on the point
+    assert half.get_xlabel() == "stated confidence" and right.get_ylabel() == "observed accuracy (fraction)"
+    assert _notes(fig) == [SYNTHETIC_NOTE]
+
+
+def test_reliability_diagram_counts_every_non_empty_bin_and_hides_spare_panels():
+    truth = np.zeros(10, int)
+    prob = np.full((10, 3), 0.0)
+    prob[:, 0] = [0.35, 0.35, 0.35, 0.55, 0.55, 0.95, 0.95, 0.95, 0.95, 0.95]
+    prob[:, 1] = 1 - prob[:, 0]  # the first three are called Normal (0.65), the rest COVID
+    runs = {f"run {i}": StandInRun(truth, prob) for i in range(5)}
+    fig = plots.reliability_diagram(runs, bins=10, columns=3)
+    assert len(fig.axes) == 6 and [ax.axison for ax in fig.axes] == [True] * 5 + [False]
+    ax = fig.axes[0]
+    observed = ax.get_lines()[1]
+    np.testing.assert_allclose(observed.get_xdata(), [0.55, 0.65, 0.95])
+    np.testing.assert_allclose(observed.get_ydata(), [1.0, 0.0, 1.0])
+    assert [t.get_text() for t in ax.texts] == ["2", "3", "5"]
+    assert fig.axes[2].get_xlabel() == "stated confidence"  # above the hidden panel: it carries the x axis
 
 
 def test_mistakes_gallery_titles_say_what_was_called_what():
