@@ -291,7 +291,7 @@ print(len(wider), "pairs")
 # %% [markdown]
 # **Solution**
 
-# %% tags=["hide-input"]
+# %% mystnb={"image": {"alt": "Pairs of chest X-rays whose perceptual hashes differ in 3 to 6 bits, side by side."}} tags=["hide-input"]
 wider = data.find_duplicates(images, split, max_distance=6)
 new = wider[wider.distance > 2].head(4)
 print(f"{len(wider)} pairs at up to 6 bits, {int((wider.distance > 2).sum())} of them new")

@@ -246,7 +246,7 @@ print(maps.shape)
 # %% [markdown]
 # **Solution**
 
-# %% tags=["hide-input"]
+# %% mystnb={"image": {"alt": "HiResCAM heatmaps of Model 1 over the same test images, for comparison with its Grad-CAM maps."}} tags=["hide-input"]
 both = {name: explain.heatmaps(models["m1"], shown, method=name) for name in explain.METHODS}
 plots.heatmap_gallery(shown, both["hirescam"], picks, "Model 1: HiResCAM", synthetic=images.synthetic)
 flat = {name: maps.reshape(len(maps), -1) for name, maps in both.items()}
