@@ -90,7 +90,7 @@ if table is not None:
 #
 # ```bash
 # make book   # installs into .venv, runs every chapter (quick profile), builds this book
-# make test   # installs into .venv, runs the tests, the notebooks (nbval) and a book build
+# make test   # installs into .venv, runs the tests, every chapter (checked against its committed twin) and a book build
 # ```
 #
 # The book lands in `_build/html/index.html`. Point `XRAY_DATA_DIR` at the unzipped

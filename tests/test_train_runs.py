@@ -75,6 +75,7 @@ def test_train_command_repeats_the_non_default_parameters():
     assert "--set epochs=3" in command and "'protocols=[study]'" in command and "seed" not in command
 
 
+@pytest.mark.slow  # a JAX subprocess: about 12 s
 def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data, tmp_path):
     runs_dir = tmp_path / "runs"
     argv = ["train", "--profile", "quick", "--only", "m1"] + [a for o in _overrides(tiny_data) for a in ("--set", o)]

@@ -18,6 +18,9 @@ from xray_utils.data import (
 )
 from xray_utils.data.releases import file_number
 
+# Building the release's 21,165 names takes about 16 s here: `make test` runs these, `make check` does not.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def release_2021(tmp_path_factory):
