@@ -48,3 +48,16 @@ def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, 
             for i in range(per_class):
                 write_png(dataset / name / f"{name} ({i + 1}).png", size, seed=100 * c + i)
     return dataset
+
+
+# The book's chapters in reading order (the front page, index, comes last).
+CHAPTERS = [
+    "01_data_exploration",
+    "02_model1_plain_cnn",
+    "03_model2_batchnorm",
+    "04_model3_dropout",
+    "05_model4_chexnet",
+    "06_evaluation",
+    "07_uncertainty",
+    "08_shortcuts",
+]

@@ -8,6 +8,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from helpers import CHAPTERS
 
 from xray_utils import runner
 from xray_utils.config import chapter_params, load_profile
@@ -20,16 +21,7 @@ NOTEBOOKS = runner.chapter_sources()
 
 def test_chapters_run_in_order_with_the_front_page_last():
     names = [p.stem for p in runner.chapter_sources()]
-    assert names[:8] == [
-        "01_data_exploration",
-        "02_model1_plain_cnn",
-        "03_model2_batchnorm",
-        "04_model3_dropout",
-        "05_model4_chexnet",
-        "06_evaluation",
-        "07_uncertainty",
-        "08_shortcuts",
-    ]
+    assert names[:8] == CHAPTERS
     assert names[-1] == "index"
 
 

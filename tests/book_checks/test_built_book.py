@@ -4,19 +4,10 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import CHAPTERS
 
 PROJECT = Path(__file__).resolve().parents[2]
 HTML = PROJECT / "_build" / "html"
-CHAPTERS = [
-    "01_data_exploration",
-    "02_model1_plain_cnn",
-    "03_model2_batchnorm",
-    "04_model3_dropout",
-    "05_model4_chexnet",
-    "06_evaluation",
-    "07_uncertainty",
-    "08_shortcuts",
-]
 
 
 @pytest.fixture(scope="module")

@@ -9,22 +9,11 @@ import re
 import time
 
 from book_browser import browser_page, page_problems, serve, toc_links
+from helpers import CHAPTERS
 
 PAGES = (
     ["book/chapters/index.html", "book/dataset.html"]
-    + [
-        f"book/chapters/{name}.html"
-        for name in (
-            "01_data_exploration",
-            "02_model1_plain_cnn",
-            "03_model2_batchnorm",
-            "04_model3_dropout",
-            "05_model4_chexnet",
-            "06_evaluation",
-            "07_uncertainty",
-            "08_shortcuts",
-        )
-    ]
+    + [f"book/chapters/{name}.html" for name in CHAPTERS]
     + ["book/references.html", "search.html"]
 )
 

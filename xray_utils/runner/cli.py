@@ -66,20 +66,25 @@ class _ProgressFilter(logging.Filter):
         )
 
 
+def _add_profile_options(command: argparse.ArgumentParser) -> None:
+    """``--profile`` and ``--set``: the same for every command that resolves chapter parameters."""
+    command.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
+    command.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xray-book", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "all"):
         command = sub.add_parser(name, help="execute the chapters" + (" then build the book" if name == "all" else ""))
-        command.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
-        command.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
-        )
+        _add_profile_options(command)
         command.add_argument("--only", nargs="+", help="run only these chapters (e.g. 01 06)")
         command.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds per cell")
         command.add_argument(
@@ -89,15 +94,7 @@ def _parser() -> argparse.ArgumentParser:
             help="chapters run at once, sharing the cores (default: %(default)s here)",
         )
     trainer = sub.add_parser("train", help="train the model chapters' runs only (for GPU machines; no Jupyter)")
-    trainer.add_argument("--profile", default="quick", help=f"one of: {', '.join(available_profiles())}")
-    trainer.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help=f"override a parameter ({', '.join(CHAPTER_PARAMETERS)})",
-    )
+    _add_profile_options(trainer)
     trainer.add_argument("--only", nargs="+", help="train only these models (m1 m2 m3 m4)")
     trainer.add_argument(
         "--steps-per-execution",
