@@ -46,9 +46,9 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %% [markdown]
 # ## Loading the images
 #
-# Every chapter starts the same way. `chapter.collect` reads the profile named in the
+# Every chapter starts the same way. `study.collect` reads the profile named in the
 # parameters cell (`quick` unless you change it) with your `overrides`, and checks
-# them. `chapter.open_data` looks for the dataset in `data_dir`, then in the folder
+# them. `study.open_data` looks for the dataset in `data_dir`, then in the folder
 # named by the `XRAY_DATA_DIR` environment variable, then in `./data`; with nothing
 # found it uses a small synthetic stand-in and says so loudly. Decoded images are
 # cached on disk, so the next chapter gets them in a fraction of a second.
@@ -57,13 +57,14 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # is in them, this chapter loads them {glue:text}`view_size` pixels wide instead.
 
 # %%
-from xray_utils import chapter, data, evaluation, plots
+from xray_utils import data, evaluation, page, plots, study
 
-params = chapter.collect(globals())
-chapter.glue("model_size", params["image_size"])
-images = chapter.open_data(params, image_size=max(params["image_size"], 128))
-chapter.glue("view_size", images.image_size)
-print(f"profile {params['profile']}: the models see {params['image_size']} px, this chapter {images.image_size} px")
+params = study.collect(globals())
+page.glue("model_size", params.image_size)
+images = study.open_data(params, image_size=max(params.image_size, 128))
+page.show_banner(images.synthetic)
+page.glue("view_size", images.image_size)
+print(f"profile {params.profile}: the models see {params.image_size} px, this chapter {images.image_size} px")
 
 # %% [markdown]
 # ## Which files are the study's
@@ -79,7 +80,7 @@ print(f"profile {params['profile']}: the models see {params['image_size']} px, t
 # numbers; `all` takes every file. The line below says which ran, and why.
 
 # %%
-full_index = data.resolve_dataset(params["data_dir"], subset=params["data_subset"])
+full_index = data.resolve_dataset(params.data_dir, subset=params.data_subset)
 print(f"data_subset={full_index.data_subset}: {full_index.subset_reason}")
 
 # %% [markdown]
@@ -91,7 +92,7 @@ print(f"data_subset={full_index.data_subset}: {full_index.subset_reason}")
 
 # %%
 sources = data.provenance_table(full_index)
-chapter.show_table(sources)
+page.show_table(sources)
 print(data.age_summary(sources))
 
 # %% [markdown]
@@ -111,7 +112,7 @@ print(data.age_summary(sources))
 # (after the profile's `per_class` limit).
 
 # %% tags=["nbval-check-output"]
-print(f"data_subset={params['data_subset']}:", full_index.counts)
+print(f"data_subset={params.data_subset}:", full_index.counts)
 print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
 
 # %% mystnb={"image": {"alt": "Bar chart of the number of images in each class."}}
@@ -140,7 +141,7 @@ plots.intensity_histograms(images.images, images.labels, images.class_names, syn
 # reveals the class; the images are then all resized to the same square.
 
 # %%
-chapter.show_table(data.survey_files(full_index))
+page.show_table(data.survey_files(full_index))
 
 # %% [markdown]
 # ## Duplicates
@@ -152,16 +153,16 @@ chapter.show_table(data.survey_files(full_index))
 # {term}`stratified split`:
 
 # %%
-split = data.study_split(images.labels, seed=params["seed"])
+split = data.study_split(images.labels, seed=params.seed)
 duplicates = data.find_duplicates(images, split)
 crossing = int(duplicates.crosses_split.sum()) if len(duplicates) else 0
 print(
     f"{(duplicates.kind == 'exact').sum()} exact and {(duplicates.kind == 'near').sum()} near-duplicate pairs; "
     f"{crossing} of them straddle train and test."
 )
-chapter.glue("duplicate_pairs", len(duplicates))
-chapter.glue("duplicates_crossing", crossing)
-chapter.show_table(duplicates.head(10))
+page.glue("duplicate_pairs", len(duplicates))
+page.glue("duplicates_crossing", crossing)
+page.show_table(duplicates.head(10))
 
 # %% [markdown]
 # ## The confound, in pictures
@@ -180,10 +181,10 @@ plots.mean_images(images.images, images.labels, images.class_names, synthetic=im
 
 # %% tags=["nbval-check-output"]
 thumb = 8  # the blur's side, in pixels
-blur_accuracy = evaluation.thumbnail_baseline(images.images, images.labels, size=thumb, seed=params["seed"])
-chapter.glue("thumb", thumb)
-chapter.glue("thumb_values", thumb * thumb)
-chapter.glue("blur_accuracy", blur_accuracy)
+blur_accuracy = evaluation.thumbnail_baseline(images.images, images.labels, size=thumb, seed=params.seed)
+page.glue("thumb", thumb)
+page.glue("thumb_values", thumb * thumb)
+page.glue("blur_accuracy", blur_accuracy)
 print(f"{thumb}x{thumb}-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} (chance: {1 / 3:.0%})")
 
 # %% [markdown]
@@ -211,17 +212,10 @@ print(f"{thumb}x{thumb}-thumbnail logistic regression, 5-fold accuracy: {blur_ac
 # separable? Score the thumbnail baseline at several sizes. A size of 1 keeps only
 # each image's mean brightness.
 
-# %%
-sizes = [thumb]  # TODO: add smaller and larger sizes, e.g. 1, 2, 4, 16
-for size in sizes:
-    print(size, evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params["seed"]))
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: score thumbnails of several sizes, e.g. 1, 2, 4, 8, 16, with evaluation.thumbnail_baseline
 for size in (1, 2, 4, 8, 16):
-    score = evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params["seed"])
+    score = evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params.seed)
     print(f"{size:>2}x{size:<2} thumbnail: {score:.0%}")
 # Where even the 1x1 "thumbnail" (mean brightness) is well above chance, exposure alone tells the classes apart.
 
@@ -230,14 +224,9 @@ for size in (1, 2, 4, 8, 16):
 # (markers, borders, body size, contrast). Then put numbers on two of them: the mean
 # brightness of each class, and the brightness of a thin frame along the image edge.
 
-# %%
+# %% tags=["solution"]
 border = 0.1  # the frame's width, as a share of the image side
-# TODO: for each class, the mean of images.images over the whole image and over the frame only
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: for each class, the mean of images.images over the whole image and over the frame only
 import numpy as np
 import pandas as pd
 
@@ -256,23 +245,16 @@ for k, name in enumerate(images.class_names):
             "contrast (std)": members.std(),
         }
     )
-chapter.show_table(pd.DataFrame(rows), 1)
+page.show_table(pd.DataFrame(rows), 1)
 
 # %% [markdown]
 # **Exercise 3.** What would change with `data_subset = "all"` (every file of the
 # three classes, with the 2021 release)? Compare the source table and the age line of
 # both subsets without training anything: they are read from file names.
 
-# %%
-subset = "study"  # TODO: try "all"
-other = data.resolve_dataset(params["data_dir"], subset=subset)
-print(other.subset_reason)
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
-every_file = data.resolve_dataset(params["data_dir"], subset="all")
+# %% tags=["solution"]
+# solution: open every file (data.resolve_dataset(params.data_dir, subset="all")) and compare the ages
+every_file = data.resolve_dataset(params.data_dir, subset="all")
 print(f"data_subset=all: {every_file.subset_reason}")
 print(data.age_summary(data.provenance_table(every_file)))
 # With the 2021 release most normals are then adults (RSNA): the age shortcut weakens for Normal,
@@ -283,15 +265,8 @@ print(data.age_summary(data.provenance_table(every_file)))
 # perceptual hashes differ in at most `max_distance` bits (default 2). Raise it and
 # look at the new pairs: are they really the same radiograph?
 
-# %%
-max_distance = 2  # TODO: raise it
-wider = data.find_duplicates(images, split, max_distance=max_distance)
-print(len(wider), "pairs")
-
-# %% [markdown]
-# **Solution**
-
-# %% mystnb={"image": {"alt": "Pairs of chest X-rays whose perceptual hashes differ in 3 to 6 bits, side by side."}} tags=["hide-input"]
+# %% mystnb={"image": {"alt": "Pairs of chest X-rays whose perceptual hashes differ in 3 to 6 bits, side by side."}} tags=["solution"]
+# solution: find near-duplicates at a larger distance (data.find_duplicates(..., max_distance=6)) and look at the new pairs
 wider = data.find_duplicates(images, split, max_distance=6)
 new = wider[wider.distance > 2].head(4)
 print(f"{len(wider)} pairs at up to 6 bits, {int((wider.distance > 2).sum())} of them new")

@@ -42,11 +42,12 @@ profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yam
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import chapter, evaluation, models, plots, training
+from xray_utils import evaluation, models, page, plots, recipe, study
 from xray_utils.models import build_model, layer_table
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
 
 # %% [markdown]
 # ## The architecture, in Keras
@@ -55,7 +56,7 @@ images = chapter.open_data(params)
 # the package itself, so it cannot drift from what trains):
 
 # %%
-chapter.show_code(models.study_cnn)
+page.show_code(models.study_cnn)
 
 # %% [markdown]
 # Model 1 is the plain version: `study_cnn("m1_plain", input_shape)`, no batch
@@ -76,7 +77,7 @@ chapter.show_code(models.study_cnn)
 # %% tags=["nbval-check-output"]
 study_size_model = build_model("m1", (192, 192, 3))
 print(f"{study_size_model.count_params():,} parameters at 192x192x3 (the study's size)")
-chapter.show_table(layer_table(study_size_model))
+page.show_table(layer_table(study_size_model))
 
 # %% [markdown]
 # Almost 90 % of the weights sit in the first dense layer (4,608 × 100): the
@@ -84,7 +85,7 @@ chapter.show_table(layer_table(study_size_model))
 # the model, is smaller:
 
 # %% tags=["nbval-check-output"]
-shape = (params["image_size"], params["image_size"], params["channels"])
+shape = (params.image_size, params.image_size, params.channels)
 model = build_model("m1", shape)
 print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}")
 
@@ -126,7 +127,7 @@ print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}"
 # shuffle:
 
 # %%
-chapter.show_code(training.compile_study, training.study_callbacks, training.fit_study)
+page.show_code(recipe.compile_study, recipe.study_callbacks, recipe.fit_study)
 
 # %% [markdown]
 # What changes between protocols is only which images train and which images are
@@ -151,11 +152,11 @@ chapter.show_code(training.compile_study, training.study_callbacks, training.fit
 # the study protocol.
 
 # %%
-runs = chapter.train_model("m1", params, images)
+runs = study.train_model("m1", params, images)
 study = runs["study"]
-chapter.glue("m1_epochs", params["epochs"])
-chapter.glue("m1_batch", params["batch_size"])
-chapter.glue("m1_steps", -(-study.metrics["train_images"] // params["batch_size"]) * study.metrics["epochs_run"])
+page.glue("m1_epochs", params.epochs)
+page.glue("m1_batch", params.batch_size)
+page.glue("m1_steps", -(-study.metrics["train_images"] // params.batch_size) * study.metrics["epochs_run"])
 
 # %% [markdown]
 # ## Learning curves
@@ -172,7 +173,7 @@ plots.learning_curves(study.history, "Model 1, study protocol", synthetic=images
 # One row per protocol, each with its exact 95 % interval (chapter 6 explains it):
 
 # %%
-chapter.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items()}))
+page.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items()}))
 
 # %% [markdown]
 # The classification report gives {term}`precision` (of the images called X, how
@@ -180,7 +181,7 @@ chapter.show_table(evaluation.results_table({("m1", p): r for p, r in runs.items
 # harmonic mean, F1:
 
 # %%
-chapter.show_table(evaluation.report_frame(study), 3)
+page.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 1 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synthetic);
@@ -200,21 +201,13 @@ plots.confusion_matrix(study, "Model 1 (study protocol)", synthetic=images.synth
 # at 192×192×3, and in which layers? Fill in the function, then compare with
 # `layer_table(build_model("m1"))`.
 
-# %%
+# %% tags=["solution"]
 import keras
 
 
 def plain_cnn_3x3(input_shape=(192, 192, 3)):
     """Model 1 with 3x3 kernels (copy the loop of study_cnn above and change one number)."""
-    ...  # your code: return a keras.Model
-
-
-# %% [markdown]
-# **Solution**
-
-
-# %% tags=["hide-input"]
-def plain_cnn_3x3(input_shape=(192, 192, 3)):
+    # solution: return a keras.Model
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Rescaling(1 / 255)(inputs)
     for filters in models.CONV_FILTERS:
@@ -233,14 +226,9 @@ print(f"3x3 kernels add {extra:,} parameters, all in the four Conv2D layers (the
 # **Exercise 2.** Which true class does Model 1 misclassify most often in this build,
 # and as what? Use `evaluation.confusion(study)`.
 
-# %%
+# %% tags=["solution"]
 matrix = evaluation.confusion(study)
-# your code: find the largest off-diagonal cell of `matrix`
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: find the largest off-diagonal cell of `matrix`
 import numpy as np
 
 off_diagonal = matrix.where(~np.eye(len(matrix), dtype=bool))
@@ -252,12 +240,7 @@ print(f"most frequent mistake: {true_class} called {predicted} ({int(off_diagona
 # study protocol? Those cuts were decided by test images. (Hint:
 # `evaluation.rate_cuts`.)
 
-# %%
-# your code: the epochs that trained at a lower rate than the one before
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: the epochs that trained at a lower rate than the one before
 cuts = evaluation.rate_cuts(study)
 print(f"rate cut before epoch(s) {cuts}" if cuts else "the rate was never cut in this run")

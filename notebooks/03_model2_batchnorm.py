@@ -40,11 +40,12 @@ profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yam
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import chapter, data, evaluation, models, plots
+from xray_utils import data, evaluation, models, page, plots, study
 from xray_utils.models import build_model, layer_table
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
 
 # %% [markdown]
 # ## The code
@@ -53,7 +54,7 @@ images = chapter.open_data(params)
 # that function). Model 2 is the line with `batch_norm=True`:
 
 # %%
-chapter.show_code(models.build_model)
+page.show_code(models.build_model)
 
 # %% [markdown]
 # ## What batch normalization does
@@ -79,10 +80,10 @@ print(
     f"{study_size_model.count_params():,} parameters at 192x192x3 "
     f"({study_size_model.count_params() - build_model('m1', (192, 192, 3)).count_params():,} more than Model 1)"
 )
-chapter.show_table(layer_table(study_size_model))
+page.show_table(layer_table(study_size_model))
 
 # %% tags=["nbval-check-output"]
-shape = (params["image_size"], params["image_size"], params["channels"])
+shape = (params.image_size, params.image_size, params.channels)
 model = build_model("m2", shape)
 print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}")
 
@@ -98,15 +99,15 @@ print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}"
 # profile uses smaller batches than the study's 32. In this build:
 
 # %%
-train_images = len(data.make_split("study", images.labels, params["seed"]).train)
-steps_per_epoch = -(-train_images // params["batch_size"])  # the last batch may be partial
-steps = steps_per_epoch * params["epochs"]
-chapter.glue("m2_train_images", train_images)
-chapter.glue("m2_steps_per_epoch", steps_per_epoch)
-chapter.glue("m2_steps", steps)
-chapter.glue("m2_start_weight", 0.99**steps)
+train_images = len(data.make_split("study", images.labels, params.seed).train)
+steps_per_epoch = -(-train_images // params.batch_size)  # the last batch may be partial
+steps = steps_per_epoch * params.epochs
+page.glue("m2_train_images", train_images)
+page.glue("m2_steps_per_epoch", steps_per_epoch)
+page.glue("m2_steps", steps)
+page.glue("m2_start_weight", 0.99**steps)
 print(
-    f"{train_images} training images, batch {params['batch_size']}: {steps_per_epoch} steps per epoch, {steps} in all"
+    f"{train_images} training images, batch {params.batch_size}: {steps_per_epoch} steps per epoch, {steps} in all"
 )
 
 # %% [markdown]
@@ -123,7 +124,7 @@ print(
 # The same recipe and protocols as Model 1:
 
 # %%
-runs = chapter.train_model("m2", params, images)
+runs = study.train_model("m2", params, images)
 study = runs["study"]
 
 # %% [markdown]
@@ -140,10 +141,10 @@ plots.learning_curves(study.history, "Model 2, study protocol", synthetic=images
 # ## Test results
 
 # %%
-chapter.show_table(evaluation.results_table({("m2", p): r for p, r in runs.items()}))
+page.show_table(evaluation.results_table({("m2", p): r for p, r in runs.items()}))
 
 # %%
-chapter.show_table(evaluation.report_frame(study), 3)
+page.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 2 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synthetic);
@@ -161,35 +162,22 @@ plots.confusion_matrix(study, "Model 2 (study protocol)", synthetic=images.synth
 # **Exercise 1.** With the study's batch size of 32 and this build's training images,
 # how much would the starting statistics still weigh after training? Compute it.
 
-# %%
-batch_size_32_steps = ...  # your code: steps in all with batches of 32
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
-batch_size_32_steps = -(-train_images // 32) * params["epochs"]
+# %% tags=["solution"]
+# solution: steps in all with batches of 32
+batch_size_32_steps = -(-train_images // 32) * params.epochs
 print(f"{batch_size_32_steps} steps: the starting statistics still weigh {0.99**batch_size_32_steps:.1%}")
 
 # %% [markdown]
 # **Exercise 2.** Move each BN layer *before* its pooling layer (Conv → BN → Pool).
 # Does the parameter count change? Build the model and count.
 
-# %%
+# %% tags=["solution"]
 import keras
 
 
 def bn_before_pool(input_shape=(192, 192, 3)):
     """Model 2 with BatchNormalization between each Conv2D and its MaxPooling2D."""
-    ...  # your code: return a keras.Model
-
-
-# %% [markdown]
-# **Solution**
-
-
-# %% tags=["hide-input"]
-def bn_before_pool(input_shape=(192, 192, 3)):
+    # solution: return a keras.Model
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Rescaling(1 / 255)(inputs)
     for filters in models.CONV_FILTERS:
@@ -210,13 +198,8 @@ print("BN has 4 numbers per channel wherever it sits; only the statistics it see
 # **Exercise 3.** Is Model 2's published accuracy (0.9717) different from Model 1's
 # (0.9781) beyond chance? Compute both exact 95 % intervals on the 778 test images.
 
-# %%
-# your code: evaluation.accuracy_interval(correct, total)
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: evaluation.accuracy_interval(correct, total)
 for name, accuracy in [("Model 1", 0.9781), ("Model 2", 0.9717)]:
     low, high = evaluation.accuracy_interval(round(accuracy * 778), 778)
     print(f"{name}: {accuracy:.4f}, 95 % interval {low:.4f} to {high:.4f}")

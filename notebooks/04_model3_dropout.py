@@ -44,11 +44,12 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %%
 import numpy as np
 
-from xray_utils import chapter, evaluation, full_study, plots
+from xray_utils import evaluation, full_study, page, plots, study
 from xray_utils.models import build_model, layer_table
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
 
 # %% [markdown]
 # ## The code
@@ -70,9 +71,9 @@ import keras
 
 ones = np.ones((1, 100_000), dtype="float32")
 dropped = keras.ops.convert_to_numpy(keras.layers.Dropout(0.8, seed=1)(ones, training=True))
-chapter.glue("zero_share", float((dropped == 0).mean()))
-chapter.glue("survivor_value", float(dropped.max()))
-chapter.glue("mean_after", float(dropped.mean()))
+page.glue("zero_share", float((dropped == 0).mean()))
+page.glue("survivor_value", float(dropped.max()))
+page.glue("mean_after", float(dropped.mean()))
 print(f"zeroed: {(dropped == 0).mean():.3f}, survivors become {dropped.max():.1f}, mean {dropped.mean():.3f}")
 print("at prediction time:", np.unique(keras.ops.convert_to_numpy(keras.layers.Dropout(0.8)(ones, training=False))))
 
@@ -97,10 +98,10 @@ print("at prediction time:", np.unique(keras.ops.convert_to_numpy(keras.layers.D
 # %% tags=["nbval-check-output"]
 study_size_model = build_model("m3", (192, 192, 3))
 print(f"{study_size_model.count_params():,} parameters at 192x192x3 (same as Model 2)")
-chapter.show_table(layer_table(study_size_model))
+page.show_table(layer_table(study_size_model))
 
 # %% tags=["nbval-check-output"]
-shape = (params["image_size"], params["image_size"], params["channels"])
+shape = (params.image_size, params.image_size, params.channels)
 model = build_model("m3", shape)
 print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}")
 
@@ -108,7 +109,7 @@ print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}"
 # ## Training
 
 # %%
-runs = chapter.train_model("m3", params, images)
+runs = study.train_model("m3", params, images)
 study = runs["study"]
 
 # %% [markdown]
@@ -124,7 +125,7 @@ plots.learning_curves(study.history, "Model 3, study protocol", synthetic=images
 # ## Test results
 
 # %%
-chapter.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items()}))
+page.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items()}))
 
 # %% [markdown]
 # The per-class report shows *where* the model fails. In the study, normal images were
@@ -132,7 +133,7 @@ chapter.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items
 # had collapsed two classes that share their source hospital.
 
 # %%
-chapter.show_table(evaluation.report_frame(study), 3)
+page.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 3 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 3 (study protocol)", synthetic=images.synthetic);
@@ -149,9 +150,9 @@ full = full_study.load_full_study()
 seed_runs = full_study.load_seed_runs(full) if full else {}
 m3_scores = {seed: run.metrics["test_accuracy"] for (model, protocol, seed), run in seed_runs.items() if model == "m3"}
 if m3_scores:
-    chapter.glue("m3_full_low", min(m3_scores.values()))
-    chapter.glue("m3_full_high", max(m3_scores.values()))
-    chapter.show_table(
+    page.glue("m3_full_low", min(m3_scores.values()))
+    page.glue("m3_full_high", max(m3_scores.values()))
+    page.show_table(
         evaluation.leak_by_seed({k: r for k, r in seed_runs.items() if k[0] == "m3"})[
             ["seed", "test_steered", "corrected"]
         ]
@@ -190,15 +191,10 @@ else:
 # with `training=True` and once with `training=False`. How different are the class
 # probabilities? (Use `study.load_model()` and a few images from `images.images`.)
 
-# %%
+# %% tags=["solution"]
 trained = study.load_model()
 batch = images.images[:16]
-# your code: compare trained(batch, training=True) with trained(batch, training=False)
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: compare trained(batch, training=True) with trained(batch, training=False)
 noisy = keras.ops.convert_to_numpy(trained(batch, training=True))
 clean = keras.ops.convert_to_numpy(trained(batch, training=False))
 print(f"mean absolute difference in class probabilities: {np.abs(noisy - clean).mean():.3f}")
@@ -207,17 +203,12 @@ print(f"predicted class changes for {(noisy.argmax(1) != clean.argmax(1)).sum()}
 # %% [markdown]
 # **Exercise 2.** Build a variant with `Dropout(0.2)` in place of `Dropout(0.8)`
 # with `models.study_cnn`. Which of the two effects above does it weaken? (Training
-# it is optional: `chapter.train_model` trains only the study's models.)
+# it is optional: `study.train_model` trains only the study's models.)
 
-# %%
+# %% tags=["solution"]
 from xray_utils import models
 
-variant = ...  # your code: models.study_cnn(...)
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: models.study_cnn(...)
 variant = models.study_cnn("m3_gentle", shape, batch_norm=True, dropout={1: 0.2, 3: 0.2})
 print(f"{variant.count_params():,} parameters (dropout adds none)")
 print(

@@ -41,12 +41,13 @@ profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yam
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import chapter, evaluation, models, plots
+from xray_utils import evaluation, models, page, plots, study
 from xray_utils.models import parameter_count
 from xray_utils.weights import resolve_weights
 
-params = chapter.collect(globals())
-images = chapter.open_data(params, params["m4_image_size"])
+params = study.collect(globals())
+images = study.open_data(params, params.m4_image_size)
+page.show_banner(images.synthetic)
 
 # %% [markdown]
 # ## CheXNet
@@ -75,7 +76,7 @@ images = chapter.open_data(params, params["m4_image_size"])
 # it (`pooled_first=False`; `m4_clean` is the usual head, pool first, for comparison):
 
 # %%
-chapter.show_code(models.build_chexnet, models._densenet_model)
+page.show_code(models.build_chexnet, models._densenet_model)
 
 # %% [markdown]
 # So the three-way classifier sees only 14 sigmoid-squashed "finding" scores: a very
@@ -96,7 +97,7 @@ print(f"Pool-first head:      {parameter_count('m4_clean', (192, 192, 3)):,} par
 #   scratch on a few hundred images, which cannot be expected to do well.
 
 # %%
-weights, why = resolve_weights(params["m4_weights"])
+weights, why = resolve_weights(params.m4_weights)
 print(f"Model 4 starts from: {why}")
 
 # %% [markdown]
@@ -107,11 +108,11 @@ print(f"Model 4 starts from: {why}")
 # inputs; the full profile runs the study's 50 epochs at 192×192.
 
 # %%
-runs = chapter.train_model("m4", params, images)
+runs = study.train_model("m4", params, images)
 study = runs["study"]
 seconds = study.history["seconds"]
-chapter.glue("m4_first_epoch_s", float(seconds.iloc[0]))
-chapter.glue("m4_later_epoch_s", float(seconds.iloc[1:].median()) if len(seconds) > 1 else float("nan"))
+page.glue("m4_first_epoch_s", float(seconds.iloc[0]))
+page.glue("m4_later_epoch_s", float(seconds.iloc[1:].median()) if len(seconds) > 1 else float("nan"))
 
 # %% [markdown]
 # In this build the first epoch took {glue:text}`m4_first_epoch_s:.0f` s and later
@@ -124,10 +125,10 @@ plots.learning_curves(study.history, "Model 4, study protocol", synthetic=images
 # ## Test results
 
 # %%
-chapter.show_table(evaluation.results_table({("m4", p): r for p, r in runs.items()}))
+page.show_table(evaluation.results_table({("m4", p): r for p, r in runs.items()}))
 
 # %%
-chapter.show_table(evaluation.report_frame(study), 3)
+page.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 4 on the test set (rows: true class, columns: predicted class)."}}
 plots.confusion_matrix(study, "Model 4 (study protocol)", synthetic=images.synthetic);
@@ -146,14 +147,9 @@ plots.confusion_matrix(study, "Model 4 (study protocol)", synthetic=images.synth
 # **Exercise 1.** How many numbers reach the final `Dense(3)` in the study's head, and
 # how many in the pool-first head? Read it from the models' layers.
 
-# %%
+# %% tags=["solution"]
 small = (32, 32, 3)  # small inputs: the head's width does not depend on the input size
-# your code: build_model("m4", small) and build_model("m4_clean", small); inspect model.layers[-1].input
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: build_model("m4", small) and build_model("m4_clean", small); inspect model.layers[-1].input
 for name in ("m4", "m4_clean"):
     head_input = models.build_model(name, small).layers[-1].input
     print(f"{name}: the classifier reads {head_input.shape[-1]} numbers per image")
@@ -162,14 +158,9 @@ for name in ("m4", "m4_clean"):
 # **Exercise 2.** Freeze the DenseNet part and count what would still train. What
 # does that do to the number of trainable parameters?
 
-# %%
+# %% tags=["solution"]
 frozen = models.build_model("m4", small)
-# your code: set trainable = False on the DenseNet part (the nested model), then count frozen.trainable_weights
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: set trainable = False on the DenseNet part (the nested model), then count frozen.trainable_weights
 import numpy as np
 
 for layer in frozen.get_layer("chexnet").layers[:-1]:  # all but the 14-finding layer

@@ -45,10 +45,11 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
 
-from xray_utils import chapter, data, evaluation, full_study, plots
+from xray_utils import data, evaluation, full_study, page, plots, study
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
 
 # %% [markdown]
 # ## The runs
@@ -60,7 +61,7 @@ images = chapter.open_data(params)
 # makes it: hours of training on a CPU should never start by surprise).
 
 # %%
-runs = chapter.load_runs(params, images)
+runs = study.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
 for (model, protocol), run in runs.items():
     print(
@@ -87,7 +88,7 @@ print(sorted(runs), {run.metrics["test_images"] for run in runs.values()})
 
 # %%
 table = evaluation.results_table(study_runs)
-chapter.show_table(table.drop(columns=["title"]))
+page.show_table(table.drop(columns=["title"]))
 
 # %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}}
 plots.accuracy_comparison(table, synthetic=images.synthetic);
@@ -101,7 +102,7 @@ plots.accuracy_comparison(table, synthetic=images.synthetic);
 # %%
 for (model, _protocol), run in study_runs.items():
     print(evaluation.MODEL_TITLES[model])
-    chapter.show_table(evaluation.report_frame(run), 3)
+    page.show_table(evaluation.report_frame(run), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
 plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
@@ -116,7 +117,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models."}}
 plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 # %%
-chapter.show_table(evaluation.auc_table(study_runs))
+page.show_table(evaluation.auc_table(study_runs))
 
 # %% [markdown]
 # ## Measuring the leak
@@ -140,7 +141,7 @@ chapter.show_table(evaluation.auc_table(study_runs))
 
 # %% mystnb={"image": {"alt": "Three bars, one per protocol, showing how many images train, steer the learning rate, are set aside, and are scored."}}
 plots.split_diagram(
-    {p: data.make_split(p, images.labels, params["seed"]) for p in data.PROTOCOLS}, synthetic=images.synthetic
+    {p: data.make_split(p, images.labels, params.seed) for p in data.PROTOCOLS}, synthetic=images.synthetic
 );
 # %% [markdown]
 # The table gives, per model, the three test accuracies, `leak` = test_steered −
@@ -153,11 +154,11 @@ plots.split_diagram(
 comparison = evaluation.protocol_comparison(runs)
 if comparison.empty:
     print(
-        f"This build ran the protocols {params['protocols']}: the leak needs both test_steered and corrected "
+        f"This build ran the protocols {params.protocols}: the leak needs both test_steered and corrected "
         "runs of a model, so it is not measured here. The full study below measures it."
     )
 else:
-    chapter.show_table(comparison)
+    page.show_table(comparison)
 
 # %% [markdown]
 # Small profiles train briefly on few images: expect their differences to be noise.
@@ -168,25 +169,25 @@ else:
 full = full_study.load_full_study()
 seed_runs = full_study.load_seed_runs(full) if full else {}
 if full:
-    chapter.show_table(evaluation.protocol_comparison(full.runs))
+    page.show_table(evaluation.protocol_comparison(full.runs))
     by_seed = evaluation.leak_by_seed(seed_runs)
-    chapter.show_table(by_seed)
+    page.show_table(by_seed)
 else:
     print("No full-study results found in results/full.")
 
 # %% tags=["remove-cell"]
 if full:
     leaks = by_seed["leak"] * 100
-    chapter.glue("leak_pairs", len(by_seed))
-    chapter.glue("leak_min_points", float(leaks.min()))
-    chapter.glue("leak_max_points", float(leaks.max()))
-    chapter.glue("leak_same_schedule", int(by_seed["same_schedule"].sum()))
-    chapter.glue("leak_min_p", float(by_seed["leak_p"].min()))
+    page.glue("leak_pairs", len(by_seed))
+    page.glue("leak_min_points", float(leaks.min()))
+    page.glue("leak_max_points", float(leaks.max()))
+    page.glue("leak_same_schedule", int(by_seed["same_schedule"].sum()))
+    page.glue("leak_min_p", float(by_seed["leak_p"].min()))
     significant = int((by_seed["leak_p"] < 0.05).sum())
-    chapter.glue("leak_significant", "none" if significant == 0 else f"{significant}")
+    page.glue("leak_significant", "none" if significant == 0 else f"{significant}")
     more = evaluation.protocol_comparison(full.runs)["more_data"].dropna() * 100
-    chapter.glue("more_data_min_points", float(more.min()))
-    chapter.glue("more_data_max_points", float(more.max()))
+    page.glue("more_data_min_points", float(more.min()))
+    page.glue("more_data_max_points", float(more.max()))
 
 # %% [markdown]
 # Across the full study's {glue:text}`leak_pairs` pairs, steering with the test set
@@ -241,7 +242,7 @@ print(full.describe() if full else "No full-study results found in results/full.
 
 # %%
 if full:
-    chapter.show_table(evaluation.results_table(full.study_runs()).drop(columns=["title"]))
+    page.show_table(evaluation.results_table(full.study_runs()).drop(columns=["title"]))
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models in the full study (192x192 inputs, every image, 50 epochs)."}}
 if full:
@@ -266,15 +267,8 @@ if full:
 # **Exercise 1.** How many test images would you need for the 95 % intervals of a 97 %
 # and a 98 % model not to overlap? Try test-set sizes until they separate.
 
-# %%
-sizes = [778, 2000, 5000]  # your choice: add sizes
-
-
-# %% [markdown]
-# **Solution**
-
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: the smallest test set on which the intervals of 0.97 and 0.98 no longer overlap
 def intervals_overlap(n: int) -> bool:
     low_98, _ = evaluation.accuracy_interval(round(0.98 * n), n)
     _, high_97 = evaluation.accuracy_interval(round(0.97 * n), n)
@@ -290,13 +284,8 @@ print(f"about {n:,} test images (the study had 778)")
 # **Exercise 2.** Pick this build's model with the lowest COVID recall. Which class
 # do its missed COVID images go to?
 
-# %%
-# your code: evaluation.report_frame(run).loc["COVID", "recall"] for each study run, then evaluation.confusion
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: evaluation.report_frame(run).loc["COVID", "recall"] for each study run, then evaluation.confusion
 recalls = {m: evaluation.report_frame(r).loc["COVID", "recall"] for (m, _), r in study_runs.items()}
 worst = min(recalls, key=recalls.get)
 missed = evaluation.confusion(study_runs[(worst, "study")]).loc["COVID"].drop("COVID")
@@ -307,13 +296,8 @@ print(f"{worst}: COVID recall {recalls[worst]:.3f}; missed COVID images went to 
 # between `test_steered` and `corrected`? Count how many each arm got right that the
 # other got wrong.
 
-# %%
-# your code: compare the two runs' predictions (run.predictions()) image by image
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: compare the two runs' predictions (run.predictions()) image by image
 if full and ("m1", "corrected") in full.runs:
     right = {}
     for protocol in ("test_steered", "corrected"):

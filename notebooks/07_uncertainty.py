@@ -54,15 +54,16 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %%
 import pandas as pd
 
-from xray_utils import chapter, evaluation, full_study, plots
+from xray_utils import evaluation, full_study, page, plots, study
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
-runs = chapter.load_runs(params, images)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
+runs = study.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
-model_images = {model: chapter.images_for(model, params, images) for model, _ in study_runs}
+model_images = {model: study.images_for(model, params, images) for model, _ in study_runs}
 n_test = len(next(iter(study_runs.values())).predictions()["y_true"])
-chapter.glue("n_test", n_test)
+page.glue("n_test", n_test)
 print(f"{len(study_runs)} study-protocol runs, each scored on the same {n_test} test images")
 
 # %% [markdown]
@@ -79,9 +80,9 @@ print(f"{len(study_runs)} study-protocol runs, each scored on the same {n_test} 
 
 # %%
 resamples = 1000
-chapter.glue("resamples", resamples)
-intervals = evaluation.bootstrap_table(study_runs, resamples=resamples, seed=params["seed"])
-chapter.show_table(intervals.reset_index(), 3)
+page.glue("resamples", resamples)
+intervals = evaluation.bootstrap_table(study_runs, resamples=resamples, seed=params.seed)
+page.show_table(intervals.reset_index(), 3)
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(
@@ -117,7 +118,7 @@ side_by_side = pd.DataFrame(
     },
     index=pd.Index(bootstrap.index, name="run"),
 )
-chapter.show_table(side_by_side, 3)
+page.show_table(side_by_side, 3)
 
 # %% [markdown]
 # ### Intervals of width zero
@@ -134,10 +135,10 @@ chapter.show_table(side_by_side, 3)
 
 # %%
 widths = intervals["ci_high"] - intervals["ci_low"]
-chapter.glue("zero_width", int((widths == 0).sum()))
-chapter.glue("interval_count", len(intervals))
+page.glue("zero_width", int((widths == 0).sum()))
+page.glue("interval_count", len(intervals))
 accuracy_widths = widths.xs("accuracy", level="metric")
-chapter.glue("widest", accuracy_widths.max())
+page.glue("widest", accuracy_widths.max())
 print(f"accuracy intervals from {accuracy_widths.min():.3f} to {accuracy_widths.max():.3f} wide")
 
 # %% [markdown]
@@ -165,10 +166,10 @@ print(f"accuracy intervals from {accuracy_widths.min():.3f} to {accuracy_widths.
 
 # %%
 comparisons = evaluation.mcnemar_table(study_runs)
-chapter.glue("pairs", len(comparisons))
-chapter.glue("significant_raw", int((comparisons["p_value"] < 0.05).sum()))
-chapter.glue("significant_holm", int((comparisons["p_holm"] < 0.05).sum()))
-chapter.show_table(comparisons, digits=6)
+page.glue("pairs", len(comparisons))
+page.glue("significant_raw", int((comparisons["p_value"] < 0.05).sum()))
+page.glue("significant_holm", int((comparisons["p_holm"] < 0.05).sum()))
+page.show_table(comparisons, digits=6)
 
 # %% [markdown]
 # Of these {glue:text}`pairs` pairs, {glue:text}`significant_raw` have a p-value below
@@ -194,7 +195,7 @@ plots.reliability_diagram(
     {evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic
 );
 # %%
-chapter.show_table(evaluation.calibration_table(runs), 3)
+page.show_table(evaluation.calibration_table(runs), 3)
 
 # %% [markdown]
 # ## The most confident mistakes
@@ -226,17 +227,17 @@ full = full_study.load_full_study()
 print(full.describe() if full else "No full-study results found in results/full.")
 full_runs = full.study_runs() if full else {}
 full_test_images = len(next(iter(full_runs.values())).predictions()["y_true"]) if full_runs else "no"
-chapter.glue("full_test_images", full_test_images)
+page.glue("full_test_images", full_test_images)
 print(f"Full study: {full_test_images} test images per run.")
 
 # %%
 if full_runs:
-    full_intervals = evaluation.bootstrap_table(full_runs, resamples=resamples, seed=params["seed"])
-    chapter.show_table(full_intervals.reset_index(), 3)
+    full_intervals = evaluation.bootstrap_table(full_runs, resamples=resamples, seed=params.seed)
+    page.show_table(full_intervals.reset_index(), 3)
 
 # %%
 if full_runs:
-    chapter.show_table(evaluation.mcnemar_table(full_runs), digits=6)
+    page.show_table(evaluation.mcnemar_table(full_runs), digits=6)
 
 # %% mystnb={"image": {"alt": "Reliability diagrams of the full-study runs, one panel per model, with the number of predictions per confidence bin."}}
 if full_runs:
@@ -244,7 +245,7 @@ if full_runs:
 
 # %%
 if full:
-    chapter.show_table(evaluation.calibration_table(full.runs), 3)
+    page.show_table(evaluation.calibration_table(full.runs), 3)
 
 # %% [markdown]
 # ## Summary
@@ -268,18 +269,10 @@ if full:
 # at Model 1's accuracy for several test-set sizes.
 
 
-# %%
+# %% tags=["solution"]
 def interval_width(accuracy, total):
     """Width of the exact 95 % interval for ``accuracy`` measured on ``total`` images."""
-    ...  # TODO: round accuracy * total to a count of correct images and call evaluation.accuracy_interval
-
-
-# %% [markdown]
-# **Solution**
-
-
-# %% tags=["hide-input"]
-def interval_width(accuracy, total):
+    # solution: round accuracy * total to a count of correct images and call evaluation.accuracy_interval
     low, high = evaluation.accuracy_interval(round(accuracy * total), total)
     return high - low
 
@@ -295,18 +288,12 @@ for factor in (1, 2, 4, 8):
 # pair with the largest accuracy difference? Add each pair's accuracy difference to
 # the table and sort.
 
-# %%
+# %% tags=["solution"]
 accuracy = {f"{m}/{p}": a for m, p, a in zip(exact["model"], exact["protocol"], exact["test_accuracy"])}
-# TODO: a column with accuracy[first] - accuracy[second] for each "first vs second" pair; sort by p_value
-comparisons.head()
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: a column with accuracy[first] - accuracy[second] for each "first vs second" pair; sort by p_value
 pairs = comparisons["pair"].str.split(" vs ")
 comparisons["accuracy difference"] = [accuracy[a] - accuracy[b] for a, b in pairs]
-chapter.show_table(comparisons.sort_values("p_value")[["pair", "accuracy difference", "p_value", "p_holm"]], 4)
+page.show_table(comparisons.sort_values("p_value")[["pair", "accuracy difference", "p_value", "p_holm"]], 4)
 # The same difference in accuracy can come from few disagreements or from many that nearly cancel;
 # McNemar's p depends on the disagreements, so the order by p need not follow the order by difference.
 
@@ -316,14 +303,8 @@ chapter.show_table(comparisons.sort_values("p_value")[["pair", "accuracy differe
 # significant at 5 %.
 
 
-# %%
-def bonferroni(p_values): ...  # TODO
-
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: def bonferroni(p_values), returning the Bonferroni-adjusted p-values
 import numpy as np
 
 
@@ -341,14 +322,8 @@ print("Holm:      ", int((comparisons["p_holm"] < 0.05).sum()), "significant")
 # model? Compare its brightness with the typical brightness of its true class and of
 # the class it was given.
 
-# %%
-model = "m1"  # TODO: pick a model
-evaluation.confident_mistakes(study_runs[(model, "study")], count=3)
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# %% tags=["solution"]
+# solution: for each model, its most confident mistake (evaluation.confident_mistakes(run, count=1)) and that image's brightness beside its class's
 for model, _ in study_runs:
     mistakes = evaluation.confident_mistakes(study_runs[(model, "study")], count=1)
     if not len(mistakes):

@@ -55,15 +55,16 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 import numpy as np
 import pandas as pd
 
-from xray_utils import chapter, data, evaluation, explain, plots
+from xray_utils import data, evaluation, explain, page, plots, study
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
-runs = chapter.load_runs(params, images)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
+runs = study.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
-model_images = {model: chapter.images_for(model, params, images) for model, _ in study_runs}
+model_images = {model: study.images_for(model, params, images) for model, _ in study_runs}
 models = {model: run.load_model() for (model, _), run in study_runs.items()}
-print(f"Heatmaps, occlusion and held-out recall below use this build's models ({params['profile']} profile).")
+print(f"Heatmaps, occlusion and held-out recall below use this build's models ({params.profile} profile).")
 
 # %% [markdown]
 # ## Where does the decision come from?
@@ -80,7 +81,7 @@ print(f"Heatmaps, occlusion and held-out recall below use this build's models ({
 
 # %% mystnb={"image": {"alt": "Grad-CAM heatmaps over test X-rays for each model: one right and one wrong prediction of each class."}}
 sides = {model: explain.target_layer(models[model]).output.shape[1] for model in models}
-chapter.glue("grids", ", ".join(f"{evaluation.MODEL_TITLES[m].split(':')[0]} {n}×{n}" for m, n in sides.items()))
+page.glue("grids", ", ".join(f"{evaluation.MODEL_TITLES[m].split(':')[0]} {n}×{n}" for m, n in sides.items()))
 for (model, _), run in study_runs.items():
     picks = explain.example_picks(run, per_class=1)
     if len(picks):
@@ -107,10 +108,10 @@ for (model, _), run in study_runs.items():
 
 # %%
 max_images = 300
-chapter.glue("max_images", max_images)
+page.glue("max_images", max_images)
 occlusion = explain.occlusion_table(study_runs, model_images.get, max_images=max_images)
-chapter.glue("hidden_best", occlusion["chest hidden"].max())
-chapter.show_table(occlusion, 3)
+page.glue("hidden_best", occlusion["chest hidden"].max())
+page.show_table(occlusion, 3)
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(list(occlusion.columns))
@@ -134,10 +135,10 @@ print(list(occlusion.columns))
 
 # %%
 sizes = sorted({shown.image_size for shown in model_images.values()})
-held_out = {sizes[0]: chapter.open_external(params, images, sizes[0])}  # prints why, when there is none
+held_out = {sizes[0]: study.open_external(params, images, sizes[0])}  # prints why, when there is none
 if held_out[sizes[0]] is not None:
-    held_out.update({size: chapter.open_external(params, images, size) for size in sizes[1:]})
-    chapter.show_table(data.provenance_table(held_out[sizes[0]]))
+    held_out.update({size: study.open_external(params, images, size) for size in sizes[1:]})
+    page.show_table(data.provenance_table(held_out[sizes[0]]))
 
 # %% [markdown]
 # Read the next table by row: `recall` is the share of that class's held-out images
@@ -149,7 +150,7 @@ if held_out[sizes[0]] is not None:
 # %%
 if held_out[sizes[0]] is not None:
     recall = explain.held_out_recall(study_runs, lambda model: held_out[model_images[model].image_size])
-    chapter.show_table(recall, 3)
+    page.show_table(recall, 3)
 
 # %%
 if held_out[sizes[0]] is not None:
@@ -168,14 +169,14 @@ if held_out[sizes[0]] is not None:
             }
         )
     shift = pd.DataFrame(rows)
-    chapter.show_table(shift, 3)
+    page.show_table(shift, 3)
     low, high = shift["adult normals called COVID"].min(), shift["adult normals called COVID"].max()
-    chapter.glue(
+    page.glue(
         "held_out_verdict",
         f"Across the four models, this run called {low:.0%} to {high:.0%} of the adult normals COVID.",
     )
 else:
-    chapter.glue("held_out_verdict", "This run has no held-out set, so the tables above are missing.")
+    page.glue("held_out_verdict", "This run has no held-out set, so the tables above are missing.")
 
 # %% [markdown]
 # {glue:text}`held_out_verdict` Normal recall far below its test-set value, with the
@@ -208,17 +209,10 @@ else:
 # fractions of the image (top, bottom, left, right). Shrink it step by step. At what
 # size does Model 1's accuracy with the box hidden fall to chance?
 
-# %%
-box = explain.CHEST_BOX  # TODO: try smaller boxes, e.g. (0.3, 0.7, 0.3, 0.7)
+# %% tags=["solution"]
 test = study_runs[("m1", "study")].predictions()["indices"]
 test = test[explain.stratified_sample(model_images["m1"].labels[test], max_images)]
-hidden = explain.occlude(model_images["m1"].images[test], "outside", box)
-print(hidden.shape)
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: hide the outside of smaller boxes, e.g. (0.3, 0.7, 0.3, 0.7), with explain.occlude(..., "outside", box) and score Model 1 on each
 from xray_utils.pipeline import predict_proba
 
 labels = model_images["m1"].labels[test]
@@ -236,17 +230,10 @@ for margin in (0.15, 0.25, 0.35, 0.45):
 # position by position instead of averaging the gradient first. Compute both for
 # Model 1's examples. Where do they disagree, and why?
 
-# %%
-method = "gradcam"  # TODO: also "hirescam"
+# %% mystnb={"image": {"alt": "HiResCAM heatmaps of Model 1 over the same test images, for comparison with its Grad-CAM maps."}} tags=["solution"]
 picks = explain.example_picks(study_runs[("m1", "study")], per_class=1)
 shown = model_images["m1"].images[picks["index"]]
-maps = explain.heatmaps(models["m1"], shown, method=method)
-print(maps.shape)
-
-# %% [markdown]
-# **Solution**
-
-# %% mystnb={"image": {"alt": "HiResCAM heatmaps of Model 1 over the same test images, for comparison with its Grad-CAM maps."}} tags=["hide-input"]
+# solution: compare explain.heatmaps(models["m1"], shown, method=...) for "gradcam" and "hirescam"
 both = {name: explain.heatmaps(models["m1"], shown, method=name) for name in explain.METHODS}
 plots.heatmap_gallery(shown, both["hirescam"], picks, "Model 1: HiResCAM", synthetic=images.synthetic)
 flat = {name: maps.reshape(len(maps), -1) for name, maps in both.items()}
@@ -260,14 +247,9 @@ print("correlation of the two maps, per image:", np.round(agreement, 2))
 # **Exercise 3.** Which change to the training data would you make first to remove
 # the age shortcut? Look at the training images' sources again.
 
-# %%
+# %% tags=["solution"]
 sources = data.provenance_table(images)
-chapter.show_table(sources)  # TODO: which rows would you change, and with what images?
-
-# %% [markdown]
-# **Solution**
-
-# %% tags=["hide-input"]
+# solution: which rows would you change, and with what images? (data.age_summary(sources) helps)
 print(data.age_summary(sources))
 # Make age (and hospital) independent of the label: normals and pneumonia of adults, from the same
 # hospitals and machines as the COVID images (for example the RSNA adult normals of the 2021 release

@@ -45,10 +45,11 @@ profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yam
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %% tags=["remove-input"]
-from xray_utils import chapter, full_study, plots
+from xray_utils import full_study, page, plots, study
 
-params = chapter.collect(globals())
-images = chapter.open_data(params)
+params = study.collect(globals())
+images = study.open_data(params)
+page.show_banner(images.synthetic)
 
 # %% [markdown]
 # ## Results: the original, the full reproduction, and this build
@@ -62,11 +63,11 @@ images = chapter.open_data(params)
 # demonstration, not a reproduction.
 
 # %% tags=["remove-input"]
-table = chapter.study_results(params, images)
+table = study.study_results(params, images)
 full = full_study.load_full_study()
-chapter.show_table(full_study.headline(full, table, params["profile"], synthetic=images.synthetic))
+page.show_table(full_study.headline(full, table, params.profile, synthetic=images.synthetic))
 print(full.describe() if full else "No full-study results found in results/full.")
-print(f"This build: the {params['profile']} profile, on the images described above.")
+print(f"This build: the {params.profile} profile, on the images described above.")
 
 # %% mystnb={"image": {"alt": "Test accuracy of each model in this build with its 95 % interval, next to the accuracy the original study published."}} tags=["remove-input"]
 if table is not None:

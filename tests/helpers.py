@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from xray_utils.data import canonical_class
+from xray_utils.runner.chapters import chapter_sources
 
 
 def write_png(path: Path, size=(32, 32), mode="L", value=None, seed=0) -> Path:
@@ -50,14 +51,5 @@ def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, 
     return dataset
 
 
-# The book's chapters in reading order (the front page, index, comes last).
-CHAPTERS = [
-    "01_data_exploration",
-    "02_model1_plain_cnn",
-    "03_model2_batchnorm",
-    "04_model3_dropout",
-    "05_model4_chexnet",
-    "06_evaluation",
-    "07_uncertainty",
-    "08_shortcuts",
-]
+# The book's chapters in reading order (the front page, index, comes last), as the runner finds them.
+CHAPTERS = [source.stem for source in chapter_sources() if source.stem != "index"]

@@ -1,14 +1,8 @@
 import pytest
 
-from xray_utils.config import (
-    CHAPTER_PARAMETERS,
-    TrainConfig,
-    chapter_params,
-    load_profile,
-    parse_overrides,
-    train_config,
-)
+from xray_utils.config import TrainConfig
 from xray_utils.errors import ConfigError
+from xray_utils.params import CHAPTER_PARAMETERS, load_profile, parse_overrides, resolve_params
 
 
 @pytest.mark.parametrize(
@@ -70,16 +64,16 @@ def test_overrides_parse_yaml_values_and_reject_unknown_keys():
 
 def test_chapter_params_validate_before_anything_runs():
     with pytest.raises(ConfigError, match="protocols"):
-        chapter_params(protocols=["study", "best"])
+        resolve_params(overrides=dict(protocols=["study", "best"]))
     with pytest.raises(ConfigError, match="epochs=0"):
-        chapter_params(epochs=0)
+        resolve_params(overrides=dict(epochs=0))
     with pytest.raises(ConfigError, match="image_size"):
-        chapter_params(image_size=50)
-    assert chapter_params(protocols="study")["protocols"] == ["study"]
+        resolve_params(overrides=dict(image_size=50))
+    assert resolve_params(overrides=dict(protocols="study")).protocols == ("study",)
 
 
 def test_train_config_uses_model_specific_settings():
-    params = chapter_params(**{**load_profile("quick"), "m4_epochs": 1, "epochs": 5})
-    assert train_config("m4", "study", params).epochs == 1
-    assert train_config("m2", "study", params).epochs == 5
-    assert train_config("m2", "study", params).weights == "none"
+    params = resolve_params("quick", {"m4_epochs": 1, "epochs": 5})
+    assert params.train_config("m4", "study").epochs == 1
+    assert params.train_config("m2", "study").epochs == 5
+    assert params.train_config("m2", "study").weights == "none"

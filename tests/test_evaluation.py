@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from xray_utils import evaluation
-from xray_utils.runs import COMPLETE, Run
+from xray_utils.run_folders import COMPLETE, Run
 
 
 def _fake_run(folder, model, protocol, y_true, y_prob, rates=(1e-3, 1e-3, 1e-4)):

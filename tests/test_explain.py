@@ -2,10 +2,26 @@ import keras
 import numpy as np
 import pytest
 
-from xray_utils.explain import class_activation_maps, heatmaps, target_layer
+from xray_utils import explain
+from xray_utils.explain import heatmaps, target_layer
 from xray_utils.models import build_model
 
 pytestmark = pytest.mark.backend
+
+
+def class_activation_maps(model: keras.Model, images: np.ndarray, class_index=None) -> np.ndarray:
+    """Plain CAM (Zhou et al. 2016), the oracle Grad-CAM must equal on a GlobalAveragePooling2D -> Dense head."""
+    layers = model.layers
+    if not (isinstance(layers[-1], keras.layers.Dense) and isinstance(layers[-2], keras.layers.GlobalAveragePooling2D)):
+        raise ValueError(f"CAM needs a GlobalAveragePooling2D -> Dense head; '{model.name}' has none")
+    features = keras.Model(model.input, layers[-2].input)
+    feature_maps = keras.ops.convert_to_numpy(features(images, training=False))
+    kernel = keras.ops.convert_to_numpy(layers[-1].kernel)
+    if class_index is None:
+        class_index = keras.ops.convert_to_numpy(model(images, training=False)).argmax(axis=1)
+    class_index = np.broadcast_to(np.asarray(class_index), (len(images),))
+    maps = np.einsum("nhwc,cn->nhw", feature_maps, kernel[:, class_index])
+    return explain._normalise(maps, images.shape[1:3])
 
 
 def _gap_model(size=16, seed=0):

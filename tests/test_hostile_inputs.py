@@ -18,9 +18,9 @@ import pytest
 from helpers import make_tree, write_png
 from PIL import Image
 
-from xray_utils import chapter
-from xray_utils.config import chapter_params, load_profile, parse_overrides, train_config
+from xray_utils import study
 from xray_utils.errors import ConfigError, DataError, RunError
+from xray_utils.params import parse_overrides, resolve_params
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,8 @@ def untouched(finished_runs):
 
 
 def _open(data_dir, **params):
-    return chapter.open_data(
-        chapter_params(data_dir=str(data_dir), per_class=None, image_size=32, channels=1, **params), banner=False
+    return study.open_data(
+        resolve_params(overrides=dict(data_dir=str(data_dir), per_class=None, image_size=32, channels=1, **params))
     )
 
 
@@ -239,12 +239,12 @@ def test_identical_files_in_two_classes_are_an_error(tmp_path, untouched):
 )
 def test_bad_parameters_fail_before_data_is_loaded(tmp_path, untouched, params, message):
     with pytest.raises(ConfigError, match=message.replace("(", "\\(")):
-        chapter.collect({"data_dir": str(tmp_path / "does-not-exist"), **params})
+        study.collect({"data_dir": str(tmp_path / "does-not-exist"), **params})
 
 
 def test_unknown_model_and_override_key(untouched):
     with pytest.raises(ConfigError, match="model='m7' is not known; allowed: m1, m2, m3, m4, m4_clean"):
-        train_config("m7", "study", load_profile("quick"))
+        resolve_params("quick").train_config("m7", "study")
     with pytest.raises(ConfigError, match="unknown parameter\\(s\\) learning_rate"):
         parse_overrides(["learning_rate=0.1"])
 
@@ -265,7 +265,7 @@ def test_stale_cache_metadata_is_rebuilt(tmp_path, untouched, capsys):
 
 
 def test_a_crash_mid_training_leaves_finished_runs_alone(untouched, monkeypatch, tmp_path):
-    from xray_utils import runs
+    from xray_utils import run_folders as runs
     from xray_utils.data import find_dataset, load_images, make_synthetic_dataset
     from xray_utils.training import train
 
@@ -291,7 +291,7 @@ def test_a_crash_mid_training_leaves_finished_runs_alone(untouched, monkeypatch,
 
 
 def test_two_writers_of_one_run_are_kept_apart(untouched):
-    from xray_utils import runs
+    from xray_utils import run_folders as runs
 
     name = next(p.name for p in untouched.iterdir() if runs.is_finished(p))
     with runs.run_lock(untouched, name):

@@ -23,17 +23,17 @@ import pytest
 from helpers import make_tree
 from PIL import Image
 
-from xray_utils import chapter, runs
-from xray_utils.config import chapter_params, parse_overrides
+from xray_utils import run_folders, study
 from xray_utils.data import CLASS_NAMES, ImageSet, data_fingerprint, decode_image, find_dataset, load_images
 from xray_utils.errors import ConfigError, DataError, RunError
+from xray_utils.params import parse_overrides, resolve_params
 
 ROOT = os.geteuid() == 0
 
 
 def _open(data_dir, **params):
-    return chapter.open_data(
-        chapter_params(data_dir=str(data_dir), per_class=None, image_size=32, channels=1, **params), banner=False
+    return study.open_data(
+        resolve_params(overrides=dict(data_dir=str(data_dir), per_class=None, image_size=32, channels=1, **params))
     )
 
 
@@ -98,7 +98,8 @@ def full_cache(request, tmp_path, monkeypatch):
     real_save = np.save
 
     def save(file, array, *args, **kwargs):
-        Path(file).write_bytes(b"\x93NUMPY partial")  # what a full disk leaves behind
+        partial = b"\x93NUMPY partial"  # what a full disk leaves behind
+        file.write(partial) if hasattr(file, "write") else Path(file).write_bytes(partial)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     folder.mkdir()
@@ -229,13 +230,13 @@ def test_tiny_classes_fail_before_any_folder_is_made(tmp_path, counts, protocol,
 @pytest.mark.parametrize("per_class", [1, 2])
 def test_small_per_class_is_refused_with_the_parameters(per_class):
     with pytest.raises(ConfigError, match=f"per_class={per_class} is too small.*at least \\d+ images"):
-        chapter_params(per_class=per_class)
+        resolve_params(overrides=dict(per_class=per_class))
 
 
 @pytest.mark.parametrize("seed", ["abc", -1, 1.5, 1e23, True, 2**32])
 def test_seed_is_validated_with_the_parameters(seed):
     with pytest.raises(ConfigError, match="seed=.* is not allowed"):
-        chapter_params(seed=seed)
+        resolve_params(overrides=dict(seed=seed))
 
 
 # --- 4. unreadable files are named; huge images --------------------------------------------------
@@ -352,18 +353,18 @@ def _run_folder(tmp_path: Path) -> Path:
     """A finished run folder written by hand (sound, apart from what a test damages)."""
     folder = tmp_path / "m1-study-abc"
     folder.mkdir()
-    runs.write_json(folder / "config.json", {"model": "m1", "class_names": list(CLASS_NAMES)})
-    runs.write_json(folder / "metrics.json", {"test_accuracy": 1.0})
-    runs.write_json(folder / "environment.json", {"backend": "tensorflow"})
+    run_folders.write_json(folder / "config.json", {"model": "m1", "class_names": list(CLASS_NAMES)})
+    run_folders.write_json(folder / "metrics.json", {"test_accuracy": 1.0})
+    run_folders.write_json(folder / "environment.json", {"backend": "tensorflow"})
     (folder / "history.csv").write_text("epoch,loss\n1,0.5\n")
     probabilities = np.eye(3, dtype=np.float32)
     np.savez(folder / "predictions.npz", indices=np.arange(3), y_true=np.arange(3), y_prob=probabilities)
-    (folder / runs.COMPLETE).write_text("")
+    (folder / run_folders.COMPLETE).write_text("")
     return folder
 
 
 def test_a_sound_hand_written_run_reads_back(tmp_path):
-    assert runs.Run.load(_run_folder(tmp_path)).predictions()["y_prob"].shape == (3, 3)
+    assert run_folders.Run.load(_run_folder(tmp_path)).predictions()["y_prob"].shape == (3, 3)
 
 
 def _tiny_keras_archive(path: Path) -> bytes:
@@ -386,7 +387,7 @@ def test_damaged_model_file_names_the_run_and_the_file(tmp_path, content):
     else:
         model.write_bytes(b"" if content == "empty" else b"garbage, not a model")
     with pytest.raises(RunError, match=f"'{folder}' is damaged: model.keras"):
-        runs.Run.load(folder).load_model()
+        run_folders.Run.load(folder).load_model()
 
 
 def _object_arrays(path: Path) -> None:
@@ -408,7 +409,7 @@ def test_damaged_predictions_name_the_run_and_the_file(tmp_path, damage, problem
     folder = _run_folder(tmp_path)
     damage(folder / "predictions.npz")
     with pytest.raises(RunError, match=f"'{folder}' is damaged: predictions.npz.*{problem}"):
-        runs.Run.load(folder).predictions()
+        run_folders.Run.load(folder).predictions()
 
 
 @pytest.mark.parametrize("file", ["history.csv", "metrics.json", "config.json"])
@@ -416,7 +417,7 @@ def test_damaged_run_file_is_named(tmp_path, file):
     folder = _run_folder(tmp_path)
     (folder / file).write_text("")
     with pytest.raises(RunError, match=f"'{folder}' is damaged: {file}"):
-        runs.Run.load(folder)
+        run_folders.Run.load(folder)
 
 
 # --- 8. odd --set values ---------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from xray_utils.config import TrainConfig
 from xray_utils.data import find_dataset, load_images, make_synthetic_dataset
 from xray_utils.models import build_model, precision
 from xray_utils.pipeline import one_hot
-from xray_utils.runs import find_run
-from xray_utils.training import build_training_state, compile_study, train
+from xray_utils.recipe import build_training_state, compile_study
+from xray_utils.run_folders import find_run
+from xray_utils.training import train
 
 pytestmark = pytest.mark.backend
 

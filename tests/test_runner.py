@@ -11,8 +11,8 @@ import pytest
 from helpers import CHAPTERS
 
 from xray_utils import runner
-from xray_utils.config import chapter_params, load_profile
 from xray_utils.errors import XrayError
+from xray_utils.params import resolve_params
 from xray_utils.runner import book, chapters
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,8 @@ NOTEBOOKS = runner.chapter_sources()
 
 def test_chapters_run_in_order_with_the_front_page_last():
     names = [p.stem for p in runner.chapter_sources()]
-    assert names[:8] == CHAPTERS
+    assert names[:-1] == CHAPTERS == sorted(CHAPTERS) and len(CHAPTERS) == 8
+    assert all(name[:2].isdigit() and name[2] == "_" for name in CHAPTERS)
     assert names[-1] == "index"
 
 
@@ -135,15 +136,15 @@ def test_the_run_order_comes_from_the_header_not_from_the_code(tmp_path):
     _chapter(folder, "01_plain", "print('trains')\n")
     _chapter(folder, "02_declared", "print('no call here')\n", header=READS_RUNS)
     _chapter(
-        folder, "03_says_no", "runs = chapter.load_runs(params, images)\n", header=READS_RUNS.replace("true", "false")
+        folder, "03_says_no", "runs = study.load_runs(params, images)\n", header=READS_RUNS.replace("true", "false")
     )
     assert [chapters.reads_runs(folder / f"{n}.py") for n in ("01_plain", "02_declared", "03_says_no")] == [
         False,
         True,
         False,
     ]
-    _chapter(folder, "04_undeclared", "table = chapter.study_results(params, images)\n")
-    with pytest.raises(XrayError, match=r"(?s)04_undeclared.py calls chapter.study_results.*reads_runs: true"):
+    _chapter(folder, "04_undeclared", "table = study.study_results(params, images)\n")
+    with pytest.raises(XrayError, match=r"(?s)04_undeclared.py calls study.study_results.*reads_runs: true"):
         chapters.reads_runs(folder / "04_undeclared.py")
     _chapter(folder, "05_typo", "print(1)\n", header=READS_RUNS.replace("reads_runs: true", "reads_run: true"))
     with pytest.raises(XrayError, match="must be exactly"):
@@ -214,12 +215,19 @@ def test_a_second_run_into_the_same_folder_fails_at_once_and_leaves_the_first_al
 
 
 def test_the_same_process_may_run_then_build(tmp_path):
+    """`xray-book all` takes the output lock twice (run, then build); another process is refused meanwhile."""
     from xray_utils.runner.lock import output_lock
 
+    other = [
+        sys.executable,
+        "-c",
+        f"from xray_utils.runner.lock import output_lock\nwith output_lock({str(tmp_path)!r}, 'b'): pass",
+    ]
     with output_lock(tmp_path, "outer"), output_lock(tmp_path, "inner"):
-        pass
-    with output_lock(tmp_path, "again"):  # released after use
-        pass
+        refused = subprocess.run(other, capture_output=True, text=True)
+        assert refused.returncode != 0 and "another xray-book is using" in refused.stderr
+        assert "`outer`" in (tmp_path / ".xray-book.lock").read_text()  # the holder is named
+    assert subprocess.run(other).returncode == 0  # released after use
 
 
 def test_build_refuses_missing_failed_or_stale_chapters(tmp_path, monkeypatch):
@@ -315,10 +323,9 @@ def test_executed_chapters_are_held_to_their_twins_by_nbval_s_rules(tmp_path):
 def test_parameter_defaults_are_the_quick_profile():
     """papermill runs the book with the quick profile; the twins (`make twins`) and a reader in Jupyter run the
     parameters cell as written. They must be one run, or book-check holds the book to twins of another run."""
-    from xray_utils.chapter import collect
-    from xray_utils.config import chapter_params, load_profile
+    from xray_utils.params import collect
 
-    quick = chapter_params(**load_profile("quick"))
+    quick = resolve_params("quick")
     for source in runner.chapter_sources():
         cell = next(c for c in chapters.as_notebook(source).cells if "parameters" in c.metadata.get("tags", []))
         defaults = {}
@@ -330,11 +337,11 @@ def test_chapters_get_the_profile_and_what_the_command_line_changed(tmp_path, mo
     """`--set` reaches a chapter through `overrides`; the publish check compares what each chapter ran with."""
     from xray_utils.runner.execute import notebook_parameters
 
-    params = chapter_params(**{**load_profile("quick"), "epochs": 3, "data_dir": "/data"})
+    params = resolve_params("quick", {"epochs": 3, "data_dir": "/data"})
     injected = notebook_parameters(params, {"profile", "overrides"})
     assert (
         injected["profile"] == "quick" and {"epochs": 3, "data_dir": "/data"}.items() <= injected["overrides"].items()
     )
     assert book.effective_parameters(injected) == params
     assert book.effective_parameters({"epochs": 3, "data_dir": "/data"}) == params  # names set one by one
-    assert notebook_parameters(params, {"seed"}) == {"seed": params["seed"]}
+    assert notebook_parameters(params, {"seed"}) == {"seed": params.seed}

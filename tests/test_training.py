@@ -3,11 +3,11 @@ import io
 import numpy as np
 import pytest
 
-from xray_utils import runs as xruns
+from xray_utils import run_folders as xruns
 from xray_utils.config import TrainConfig
 from xray_utils.data import find_dataset, load_images
 from xray_utils.errors import RunError
-from xray_utils.runs import find_run
+from xray_utils.run_folders import find_run
 from xray_utils.training import train
 from xray_utils.weights import resolve_weights
 
@@ -128,7 +128,7 @@ def test_training_state_is_built_before_fit_so_the_step_is_traced_once():
 
     from xray_utils.models import build_model
     from xray_utils.pipeline import batches, one_hot
-    from xray_utils.training import build_training_state, compile_study
+    from xray_utils.recipe import build_training_state, compile_study
 
     images = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 1), dtype=np.uint8)
     targets = one_hot(np.arange(16) % 3, 3)

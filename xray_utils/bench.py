@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 
+from .config import PRECISIONS, STUDY_MODELS
+
 # Each figure is measured in a fresh interpreter (honest peak RSS, cold caches, backend
 # start-up): _in_fresh_process runs one of the _CHILDREN there and reads back its result.
 _CHILD_MAIN = "import sys; from xray_utils.bench import _child_main; _child_main(sys.argv[1:])"
@@ -121,7 +123,7 @@ def _train_child(name: str, size: int, channels: int, batch: int, steps: int) ->
 
     from .models import build_model
     from .pipeline import batches, one_hot
-    from .training import build_training_state, compile_study
+    from .recipe import build_training_state, compile_study
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -153,7 +155,7 @@ def _device_child(spec: dict) -> dict:
     from .accel import enable_compilation_cache
     from .models import build_model, precision
     from .pipeline import batches, one_hot
-    from .training import build_training_state, compile_study
+    from .recipe import build_training_state, compile_study
 
     cache = enable_compilation_cache()
     cached_before = len(list(cache.iterdir())) if cache else 0
@@ -252,7 +254,7 @@ DEVICE_COLUMNS = (
 def _print_device_table(args) -> None:
     """The ``--device`` table: one fresh process per model, size, precision and steps_per_execution."""
     from .accel import cache_dir_setting
-    from .config import load_profile
+    from .params import resolve_params
 
     backend = (
         args.backends
@@ -269,8 +271,8 @@ def _print_device_table(args) -> None:
     )
     widths = (6, 10, 15, 4, 10, 8, 8, 8, 10, 6)
     print(" ".join(f"{c:>{w}}" for c, w in zip(DEVICE_COLUMNS, widths)) + "  device")
-    for name in args.models or ["m1", "m2", "m3", "m4"]:
-        for size in args.model_sizes or [load_profile("full")["image_size"]]:
+    for name in args.models or STUDY_MODELS:
+        for size in args.model_sizes or [resolve_params("full").image_size]:
             for policy in args.precision:
                 for spe in args.steps_per_execution:
                     spec = {
@@ -320,12 +322,12 @@ def model_figures(name: str, size: int, channels: int, backend: str, batch: int,
 
 
 def _profile_sizes() -> list[int]:
-    from .config import load_profile
+    from .params import resolve_params
 
-    return sorted({load_profile("quick")["image_size"], load_profile("full")["image_size"]})
+    return sorted({resolve_params("quick").image_size, resolve_params("full").image_size})
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xray-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get("XRAY_DATA_DIR"), help="dataset folder")
     parser.add_argument("--size", type=int, nargs="+", default=[192])
@@ -369,15 +371,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only the per-model compile/steady-epoch table at the full profile's size",
     )
     device.add_argument("--epochs", type=int, default=3, help="epochs per model; the first pays compilation")
-    device.add_argument(
-        "--precision", nargs="+", default=["float32"], choices=["float32", "mixed_float16", "mixed_bfloat16"]
-    )
+    device.add_argument("--precision", nargs="+", default=["float32"], choices=PRECISIONS)
     device.add_argument("--steps-per-execution", type=int, nargs="+", default=[1])
     device.add_argument(
         "--no-compile-cache",
         action="store_true",
         help="do not use JAX's persistent compilation cache (XRAY_JAX_CACHE_DIR=off)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.device:
         if args.epochs < 2:
@@ -397,8 +402,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no dataset: pass --data, set XRAY_DATA_DIR, or --skip-data")
     else:
         _print_data_table(args, repeat)
+    _print_model_table(args)
+    _print_end_to_end(args.end_to_end, args.data)
+    return 0
+
+
+def _print_model_table(args: argparse.Namespace) -> None:
+    """Set-up time and training/inference throughput per model, input size and backend (fresh processes)."""
     model_repeat = 1 if args.fast else args.model_repeat
-    models = args.models or (["m1"] if args.fast else ["m1", "m2", "m3", "m4"])
+    models = args.models or (["m1"] if args.fast else list(STUDY_MODELS))
     sizes = args.model_sizes or (_profile_sizes()[:1] if args.fast else _profile_sizes())
     backends = args.backends or installed_backends()
     print(
@@ -420,8 +432,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['infer_img_s']:>12.1f}",
                     flush=True,
                 )
-    _print_end_to_end(args.end_to_end, args.data)
-    return 0
 
 
 def _print_end_to_end(rerun: bool, data_dir: str | None) -> None:

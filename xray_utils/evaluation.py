@@ -18,8 +18,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from .config import STUDY_SEED
-from .runs import Run
+from .config import STUDY_MODELS, STUDY_SEED
+from .run_folders import Run
+from .stats import accuracy_interval
 
 MODEL_TITLES = {
     "m1": "Model 1: plain CNN",
@@ -33,17 +34,11 @@ MODEL_TITLES = {
 # 192x192x3, 3,886 images of the 2020 release, 778 test images.
 PUBLISHED = pd.DataFrame(
     {
-        "model": ["m1", "m2", "m3", "m4"],
+        "model": list(STUDY_MODELS),
         "published_test_loss": [0.071186, 0.092738, 2.376859, 0.067038],
         "published_test_accuracy": [0.978149, 0.971722, 0.717224, 0.987147],
     }
 ).set_index("model")
-
-
-def accuracy_interval(correct: int, total: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) confidence interval for an accuracy of ``correct / total``."""
-    interval = binomtest(int(correct), int(total)).proportion_ci(confidence_level=level, method="exact")
-    return float(interval.low), float(interval.high)
 
 
 def run_scores(run: Run) -> dict:

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from .config import STUDY_SEED
+from .stats import accuracy_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,21 +155,6 @@ def heatmaps(
     return _normalise(maps, images.shape[1:3])
 
 
-def class_activation_maps(model: keras.Model, images: np.ndarray, class_index=None) -> np.ndarray:
-    """Plain CAM for heads ending in GlobalAveragePooling2D -> Dense; ``(N, S, S)`` in [0, 1]."""
-    layers = model.layers
-    if not (isinstance(layers[-1], keras.layers.Dense) and isinstance(layers[-2], keras.layers.GlobalAveragePooling2D)):
-        raise ValueError(f"CAM needs a GlobalAveragePooling2D -> Dense head; '{model.name}' has none")
-    features = keras.Model(model.input, layers[-2].input)
-    feature_maps = keras.ops.convert_to_numpy(features(images, training=False))
-    kernel = keras.ops.convert_to_numpy(layers[-1].kernel)
-    if class_index is None:
-        class_index = keras.ops.convert_to_numpy(model(images, training=False)).argmax(axis=1)
-    class_index = np.broadcast_to(np.asarray(class_index), (len(images),))
-    maps = np.einsum("nhwc,cn->nhw", feature_maps, kernel[:, class_index])
-    return _normalise(maps, images.shape[1:3])
-
-
 # The central chest region as fractions of height and width (top, bottom, left, right):
 # it covers both lung fields on a centred frontal radiograph.
 CHEST_BOX = (0.15, 0.85, 0.15, 0.85)
@@ -262,7 +248,6 @@ def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> pd.D
     ``held_out_for_model(model)`` returns the held-out :class:`ImageSet` at that model's input size.
     """
     import pandas as pd
-    from scipy.stats import binomtest
 
     from .pipeline import predict_proba
 
@@ -275,7 +260,7 @@ def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> pd.D
             if not members.any():
                 continue
             hits = int((predicted[members] == label).sum())
-            interval = binomtest(hits, int(members.sum())).proportion_ci(level, method="exact")
+            low, high = accuracy_interval(hits, int(members.sum()), level)
             called = np.bincount(predicted[members], minlength=len(held_out.class_names))
             rows.append(
                 {
@@ -284,8 +269,8 @@ def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> pd.D
                     "class": name,
                     "images": int(members.sum()),
                     "recall": hits / members.sum(),
-                    "ci95_low": interval.low,
-                    "ci95_high": interval.high,
+                    "ci95_low": low,
+                    "ci95_high": high,
                     **{f"called {other}": int(n) for other, n in zip(held_out.class_names, called)},
                 }
             )

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import TrainConfig, load_profile, train_config
+from .config import TrainConfig
 from .data.loading import data_fingerprint
 from .errors import RunError
+from .params import resolve_params
 from .paths import project_root
-from .runs import Run, run_name
+from .run_folders import Run, run_name
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
@@ -121,7 +122,7 @@ def load_full_study(folder: str | Path | None = None) -> FullStudy | None:
     from the profile and the runs' common data fingerprint); the planned runs
     that are absent are listed in ``missing``.
     """
-    from .train_runs import planned_runs
+    from .study import planned_runs
 
     folder = Path(folder) if folder is not None else results_dir()
     found = sorted(p for p in folder.glob("*-*-*") if p.is_dir()) if folder.is_dir() else []
@@ -132,11 +133,11 @@ def load_full_study(folder: str | Path | None = None) -> FullStudy | None:
     if len(fingerprints) > 1:
         raise RunError(f"'{folder}' mixes runs on different data (fingerprints {', '.join(sorted(fingerprints))}).")
     fingerprint = fingerprints.pop()
-    params = load_profile("full")
+    params = resolve_params("full")
     by_name = {run.name: run for run in verified}
     runs, missing = {}, []
     for model, protocol in planned_runs(params):
-        config = train_config(model, protocol, params)
+        config = params.train_config(model, protocol)
         name = run_name(config, config.key(fingerprint))
         if name in by_name:
             runs[(model, protocol)] = by_name.pop(name)
@@ -162,11 +163,11 @@ def load_seed_runs(full: FullStudy | None, folder: str | Path | None = None) -> 
     found: dict[tuple[str, str, int], Run] = {}
     if full is not None:
         found.update({(m, p, run.config["seed"]): run for (m, p), run in full.runs.items()})
-    params = load_profile("full")
+    params = resolve_params("full")
     for path in sorted(p for p in folder.glob("*-*-*") if p.is_dir()) if folder.is_dir() else []:
         run = verify_run(path)
         config = run.config
-        expected = train_config(config["model"], config["protocol"], {**params, "seed": config["seed"]})
+        expected = params.replace(seed=config["seed"]).train_config(config["model"], config["protocol"])
         if full is not None and config["data_fingerprint"] != full.fingerprint:
             raise RunError(f"'{path}' is on other data than the full study ({config['data_fingerprint']}).")
         if expected.key(config["data_fingerprint"]) != config["key"]:

@@ -5,8 +5,7 @@ import pytest
 from helpers import make_tree
 from release_2021 import COUNTS, make_release_2021
 
-from xray_utils import chapter
-from xray_utils.config import chapter_params
+from xray_utils import study
 from xray_utils.data import (
     DataError,
     data_fingerprint,
@@ -17,6 +16,7 @@ from xray_utils.data import (
     shift_set,
 )
 from xray_utils.data.releases import file_number
+from xray_utils.params import resolve_params
 
 # Building the release's 21,165 names takes about 16 s here: `make test` runs these, `make check` does not.
 pytestmark = pytest.mark.slow
@@ -106,7 +106,7 @@ def test_a_2021_folder_without_the_study_files_names_the_folder(tmp_path):
 
 def test_unknown_subset_is_refused(tree_2021):
     with pytest.raises(Exception, match="data_subset='everything' is not known"):
-        chapter_params(data_subset="everything")
+        resolve_params(overrides=dict(data_subset="everything"))
     with pytest.raises(DataError, match="data_subset='everything'"):
         resolve_dataset(tree_2021, subset="everything")
 
@@ -119,26 +119,28 @@ def test_shared_data_is_unchanged_under_study(shared_data):
 
 
 def test_chapter_reads_a_held_out_set_from_the_same_download(release_2021, capsys):
-    params = chapter_params(data_dir=str(release_2021), per_class=20, image_size=16, channels=1)
-    images = chapter.open_data(params)
+    params = resolve_params(overrides=dict(data_dir=str(release_2021), per_class=20, image_size=16, channels=1))
+    images = study.open_data(params)
     assert images.counts == {"COVID": 20, "Normal": 20, "Viral Pneumonia": 20}
     assert "data_subset=study" in capsys.readouterr().out
-    held_out = chapter.open_external(params, images, 16)
+    held_out = study.open_external(params, images, 16)
     assert held_out.counts == {"COVID": 300, "Normal": 300, "Viral Pneumonia": 0}
     assert "held out from the same download" in capsys.readouterr().out
     assert np.isin(held_out.files, images.files).sum() == 0
 
 
 def test_external_folder_beside_the_data_still_wins(shared_data, capsys):
-    params = chapter_params(data_dir=str(shared_data), per_class=10, image_size=16, channels=1)
-    images = chapter.open_data(params)
-    held_out = chapter.open_external(params, images, 16)
+    params = resolve_params(overrides=dict(data_dir=str(shared_data), per_class=10, image_size=16, channels=1))
+    images = study.open_data(params)
+    held_out = study.open_external(params, images, 16)
     assert held_out.counts["COVID"] == 200 and "'external' folder" in held_out.subset_reason
 
 
 def test_named_external_dir_that_is_missing_is_an_error(tree_2021, tmp_path):
-    params = chapter_params(
-        data_dir=str(tree_2021), external_dir=str(tmp_path / "typo"), per_class=None, image_size=16, channels=1
+    params = resolve_params(
+        overrides=dict(
+            data_dir=str(tree_2021), external_dir=str(tmp_path / "typo"), per_class=None, image_size=16, channels=1
+        )
     )
     with pytest.raises(DataError, match="typo"):
-        chapter.open_external(params, chapter.open_data(params), 16)
+        study.open_external(params, study.open_data(params), 16)

@@ -3,10 +3,10 @@ import inspect
 
 from PIL import Image
 
-from xray_utils.config import load_profile
 from xray_utils.data import find_dataset, load_images, make_synthetic_dataset
 from xray_utils.data.layout import SYNTHETIC_MARKER
 from xray_utils.data.synthetic import DATASET_FOLDER, GENERATOR_VERSION, default_synthetic_dir
+from xray_utils.params import load_profile
 
 
 def _digest(folder):

@@ -45,6 +45,7 @@ from tqdm import tqdm
 from tqdm.contrib.concurrent import thread_map
 
 from ..errors import DataError
+from ..files import atomic_path, atomic_write
 from ..paths import default_cache_dir
 from .duplicates import check_no_cross_class_copies, exact_pairs_frame
 from .layout import DatasetIndex
@@ -334,20 +335,11 @@ def _read_cache(array_path: Path, meta_path: Path, key: str):
 
 def _write_cache(array_path: Path, meta_path: Path, images: np.ndarray, meta: dict) -> None:
     """Write the cache atomically; any failure (read-only, full disk) is a warning and leaves no partial file."""
-    tmp_array = array_path.with_suffix(f".tmp{os.getpid()}.npy")
-    tmp_meta = meta_path.with_suffix(f".tmp{os.getpid()}.json")
     try:
-        array_path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(tmp_array, images, allow_pickle=False)
-        tmp_meta.write_text(json.dumps(meta))
-        os.replace(tmp_array, array_path)
-        os.replace(tmp_meta, meta_path)
+        with atomic_path(array_path) as tmp_array, open(tmp_array, "wb") as handle:
+            np.save(handle, images, allow_pickle=False)
+        atomic_write(meta_path, json.dumps(meta))
     except (OSError, ValueError) as exc:
-        for partial in (tmp_array, tmp_meta):
-            try:
-                partial.unlink(missing_ok=True)
-            except OSError:
-                pass
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         _warn(f"could not write the image cache in '{array_path.parent}' ({reason}); continuing without it.")
 

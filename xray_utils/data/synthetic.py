@@ -22,13 +22,12 @@ results**; every object built from it carries ``synthetic=True``.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..files import atomic_path
 from ..paths import default_cache_dir
 from .layout import CLASS_NAMES, SYNTHETIC_MARKER
 
@@ -114,20 +113,18 @@ def make_synthetic_dataset(
     root = Path(root) if root is not None else default_synthetic_dir(per_class, image_size, seed)
     if (root / SYNTHETIC_MARKER).is_file():
         return root
-    staging = root.with_name(f"{root.name}.tmp{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    for label_index, label in enumerate(CLASS_NAMES):
-        folder = staging / DATASET_FOLDER / label / "images"
-        folder.mkdir(parents=True)
-        for i in range(per_class):
-            rng = np.random.default_rng([seed, label_index, i])
-            Image.fromarray(draw_chest(label, image_size, rng), "L").save(
-                folder / f"{_CLASS_TAG[label]}-{i + 1}.png", optimize=False
-            )
-    (staging / SYNTHETIC_MARKER).write_text(_MARKER_TEXT)
-    root.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(staging, root)
-    except OSError:  # another process finished first
-        shutil.rmtree(staging, ignore_errors=True)
+        with atomic_path(root) as staging:
+            for label_index, label in enumerate(CLASS_NAMES):
+                folder = staging / DATASET_FOLDER / label / "images"
+                folder.mkdir(parents=True)
+                for i in range(per_class):
+                    rng = np.random.default_rng([seed, label_index, i])
+                    Image.fromarray(draw_chest(label, image_size, rng), "L").save(
+                        folder / f"{_CLASS_TAG[label]}-{i + 1}.png", optimize=False
+                    )
+            (staging / SYNTHETIC_MARKER).write_text(_MARKER_TEXT)
+    except OSError:
+        if not (root / SYNTHETIC_MARKER).is_file():  # not "another process finished first"
+            raise
     return root

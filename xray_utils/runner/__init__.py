@@ -4,6 +4,7 @@ One module per job, each readable alone:
 
 * :mod:`.chapters`: which chapters there are, their order, where executed copies
   go, and what a chapter's header declares (``xray_book: reads_runs``);
+* :mod:`.exercises`: each exercise made from its solution cell, before a chapter runs;
 * :mod:`.execute`: one chapter through papermill;
 * :mod:`.schedule`: the run: trainers first, then readers, ``--jobs`` at a time,
   each kernel with its share of the cores;

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import CHAPTER_PARAMETERS
 from ..errors import XrayError
+from ..params import CHAPTER_PARAMETERS, ChapterParams, resolve_params
 from . import chapters, timings
 from .lock import output_lock
 
@@ -38,19 +38,15 @@ def toc_chapters() -> list[str]:
     return [name for name in site_map if name.startswith("book/chapters/")]
 
 
-def effective_parameters(injected: dict) -> dict:
-    """The parameters a chapter ran with, from what papermill injected (see ``chapter.collect``).
+def effective_parameters(injected: dict) -> ChapterParams:
+    """The parameters a chapter ran with, from what papermill injected (see :func:`xray_utils.params.collect`).
 
     ``{"profile": ..., "overrides": {...}}`` and names set one by one both resolve
     to every chapter parameter, so chapters are compared value by value however
     they were given.
     """
-    from ..config import chapter_params, load_profile
-
     named = {k: v for k, v in injected.items() if k in CHAPTER_PARAMETERS and k != "profile"}
-    return chapter_params(
-        **{**load_profile(injected.get("profile", "quick")), **(injected.get("overrides") or {}), **named}
-    )
+    return resolve_params(injected.get("profile", "quick"), {**(injected.get("overrides") or {}), **named})
 
 
 def check_executed() -> list[str]:
@@ -76,7 +72,7 @@ def check_executed() -> list[str]:
             except XrayError as exc:
                 problems.append(f"{path.name} was executed with parameters that are not valid now ({exc}); run again")
     for name in CHAPTER_PARAMETERS:
-        values = {json.dumps(p[name]) for p in seen_params.values()}
+        values = {json.dumps(p.to_dict()[name]) for p in seen_params.values()}
         if len(values) > 1:
             problems.append(
                 f"chapters were executed with different values of {name} ({', '.join(sorted(values))}): "

@@ -19,12 +19,12 @@ import argparse
 import logging
 import sys
 
-from ..config import CHAPTER_PARAMETERS, available_profiles, chapter_params, load_profile, parse_overrides
 from ..errors import XrayError
+from ..params import CHAPTER_PARAMETERS, available_profiles, parse_overrides, resolve_params
 from . import chapters
 from .book import build
 from .lock import output_lock
-from .schedule import DEFAULT_TIMEOUT_S, absolutize_paths, default_jobs, run
+from .schedule import DEFAULT_TIMEOUT_S, default_jobs, run
 from .twins import tidy_twins
 
 
@@ -35,12 +35,11 @@ def train(
     steps_per_execution: int = 1,
 ) -> int:
     """Train the runs the model chapters would train (``only``: some models); 0 when all finished."""
-    from ..train_runs import train_all
+    from ..study import train_all
 
-    params = chapter_params(**{**load_profile(profile), **parse_overrides(overrides or [])})
+    params = resolve_params(profile, parse_overrides(overrides or []))
     if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
         raise XrayError(f"--steps-per-execution {steps_per_execution} is not allowed: use a whole number >= 1")
-    absolutize_paths(params)
     train_all(params, only, steps_per_execution=steps_per_execution)
     return 0
 

@@ -13,10 +13,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..files import remove_quietly, temporary_sibling
+from ..params import ChapterParams
 from .chapters import KERNEL, as_notebook, declared_parameters
+from .exercises import expand
 
 
-def run_chapter(source: Path, params: dict, timeout: int, output_dir: Path) -> Path:
+def run_chapter(source: Path, params: ChapterParams, timeout: int, output_dir: Path, env: dict[str, str]) -> Path:
     """Execute one chapter with papermill; return the executed notebook's path.
 
     Raises ``papermill.PapermillExecutionError`` when a cell fails.
@@ -24,44 +27,79 @@ def run_chapter(source: Path, params: dict, timeout: int, output_dir: Path) -> P
     import nbformat
     import papermill
 
-    notebook = as_notebook(source)
+    notebook = expand(as_notebook(source))  # exercises from their solutions
     declared = declared_parameters(notebook)
     output = output_dir / f"{source.stem}.ipynb"
     handle, staged = tempfile.mkstemp(prefix=f".{source.stem}.", suffix=".input.ipynb", dir=output_dir)
     os.close(handle)
     staged_input = Path(staged)
+    running = temporary_sibling(output, "running", ".ipynb")
+    output.unlink(missing_ok=True)
     try:
         nbformat.write(notebook, staged_input)
-        papermill.execute_notebook(
-            str(staged_input),
-            str(output),
-            parameters=notebook_parameters(params, declared),
-            kernel_name=KERNEL,
-            cwd=str(source.parent),
-            log_output=True,
-            progress_bar=False,
-            execution_timeout=timeout,
-            report_mode=False,
-        )
+        try:
+            _execute(staged_input, running, source, notebook_parameters(params, declared), timeout, env)
+        except papermill.PapermillExecutionError:
+            _publish(running, output)  # the failure, traceback included, for the reader to see
+            raise
+        _publish(running, output)
     finally:
         staged_input.unlink(missing_ok=True)
-        _hide_injected_parameters_like_the_original(output)
+        remove_quietly(running)
     return output
 
 
-def notebook_parameters(params: dict, declared: set[str]) -> dict:
+def _execute(staged_input: Path, running: Path, source: Path, parameters: dict, timeout: int, env: dict) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(staged_input),
+        str(running),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        cwd=str(source.parent),
+        log_output=True,
+        progress_bar=False,
+        execution_timeout=timeout,
+        report_mode=False,
+        kernel_manager_class=kernel_manager_with(env),
+    )
+
+
+def _publish(running: Path, output: Path) -> None:
+    """Move the executed copy into place, its injected-parameters cell hidden like the parameters cell."""
+    if running.is_file():
+        _hide_injected_parameters_like_the_original(running)
+        os.replace(running, output)
+
+
+def kernel_manager_with(env: dict[str, str]):
+    """A kernel manager class whose kernels start with this process's environment plus ``env``.
+
+    How a chapter's kernel gets its share of the cores and absolute data paths
+    without this process changing its own ``os.environ``.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class KernelManagerWithEnvironment(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = {**kw.get("env", os.environ), **env}
+            return await super().start_kernel(**kw)
+
+    return KernelManagerWithEnvironment
+
+
+def notebook_parameters(params: ChapterParams, declared: set[str]) -> dict:
     """What papermill injects: the profile's name and, as ``overrides``, every value that differs from it.
 
     A chapter whose parameters cell declares ``profile`` and ``overrides`` rebuilds
-    exactly ``params`` from them (``chapter.collect``); names it declares itself
-    are passed as they are.
+    exactly ``params`` from them (:func:`xray_utils.params.collect`); names it
+    declares itself are passed as they are.
     """
-    from ..config import load_profile
-
-    injected = {k: v for k, v in params.items() if k in declared and k != "overrides"}
+    values = params.to_dict()
+    injected = {k: v for k, v in values.items() if k in declared and k != "overrides"}
     if "overrides" in declared:
-        profile = load_profile(params["profile"])
-        injected["overrides"] = {k: v for k, v in params.items() if k != "profile" and profile.get(k) != v}
+        injected["overrides"] = params.overrides()
     return injected
 
 

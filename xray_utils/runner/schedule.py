@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-from ..config import chapter_params, load_profile, parse_overrides
 from ..errors import XrayError
+from ..params import SYNTHETIC, ChapterParams, parse_overrides, resolve_params
 from ..paths import CACHE_ENV, DATA_ENV, RUNS_ENV
 from . import chapters, timings
 from .execute import run_chapter
@@ -42,16 +41,18 @@ def thread_limits(jobs: int) -> dict[str, str]:
     return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads, "OMP_NUM_THREADS": threads}
 
 
-def absolutize_paths(params: dict) -> None:
-    """Kernels run in notebooks/: make relative paths from the caller's directory absolute."""
+def kernel_environment(jobs: int) -> dict[str, str]:
+    """What each chapter's kernel adds to this process's environment: thread limits, absolute paths.
+
+    Kernels run in ``notebooks/``: a relative ``XRAY_DATA_DIR`` (or runs, cache)
+    is made absolute from this process's working directory first.
+    """
+    env = thread_limits(jobs)
     for name in (DATA_ENV, RUNS_ENV, CACHE_ENV):
         value = os.environ.get(name, "").strip()
-        if value and value.lower() != "synthetic":
-            os.environ[name] = str(Path(value).expanduser().resolve())
-    for name in ("data_dir", "runs_dir"):
-        value = params.get(name)
-        if value and str(value).lower() != "synthetic":
-            params[name] = str(Path(value).expanduser().resolve())
+        if value and value.lower() != SYNTHETIC:
+            env[name] = str(Path(value).expanduser().resolve())
+    return env
 
 
 def run(
@@ -66,10 +67,9 @@ def run(
     Raises :class:`XrayError`, before running anything, for bad arguments, a
     chapter whose header is wrong, or an output folder another ``xray-book`` is using.
     """
-    params = chapter_params(**{**load_profile(profile), **parse_overrides(overrides or [])})
+    params = resolve_params(profile, parse_overrides(overrides or []))
     if not isinstance(jobs, int) or jobs < 1:
         raise XrayError(f"--jobs {jobs} is not allowed: use a whole number >= 1")
-    absolutize_paths(params)
     selected = chapters.select(chapters.chapter_sources(), only)
     reading = [source for source in selected if chapters.reads_runs(source)]
     waves = ([c for c in selected if c not in reading], reading)
@@ -77,25 +77,25 @@ def run(
     with output_lock(output_dir, "xray-book run"):
         print(
             f"Running {len(selected)} chapter(s) with profile '{profile}', {jobs} at a time: "
-            + ", ".join(f"{k}={v}" for k, v in params.items() if k != "profile"),
+            + ", ".join(f"{k}={v}" for k, v in params.to_dict().items() if k != "profile"),
             flush=True,
         )
         previous, seconds, run_started = timings.previous_timings(), {}, time.perf_counter()
-        with _kernels_share_the_cores(jobs):
-            for wave in waves:
-                if jobs > 1:  # longest first; without a record, the later (bigger-model) chapters first
-                    wave = sorted(wave[::-1], key=lambda c: -previous.get(c.stem, 0))
-                failure = _run_wave(wave, params, timeout, output_dir, jobs, seconds, len(selected))
-                if failure is not None:
-                    source, exc = failure
-                    print(
-                        f"\nFAILED: chapter {source.stem} ({source}) at cell {exc.cell_index} "
-                        f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
-                        f"The executed copy, with the traceback, is at "
-                        f"{output_dir / (source.stem + '.ipynb')}. The book was not built.",
-                        file=sys.stderr,
-                    )
-                    return 1
+        env = kernel_environment(jobs)
+        for wave in waves:
+            if jobs > 1:  # longest first; without a record, the later (bigger-model) chapters first
+                wave = sorted(wave[::-1], key=lambda c: -previous.get(c.stem, 0))
+            failure = _run_wave(wave, params, timeout, output_dir, jobs, env, seconds, len(selected))
+            if failure is not None:
+                source, exc = failure
+                print(
+                    f"\nFAILED: chapter {source.stem} ({source}) at cell {exc.cell_index} "
+                    f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+                    f"The executed copy, with the traceback, is at "
+                    f"{output_dir / (source.stem + '.ipynb')}. The book was not built.",
+                    file=sys.stderr,
+                )
+                return 1
         seconds = {c.stem: seconds[c.stem] for c in selected if c.stem in seconds}
         print(
             "\nChapter wall times: "
@@ -108,7 +108,7 @@ def run(
                 "profile": profile,
                 "overrides": list(overrides or []),
                 "jobs": jobs,
-                "data": params["data_dir"] or os.environ.get(DATA_ENV) or "(default)",
+                "data": params.data_dir or os.environ.get(DATA_ENV) or "(default)",
                 "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
                 "cpu_count": os.cpu_count(),
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -119,23 +119,16 @@ def run(
     return 0
 
 
-@contextmanager
-def _kernels_share_the_cores(jobs: int):
-    """Set :func:`thread_limits` for the kernels started inside the block; restore the caller's environment."""
-    limits = thread_limits(jobs)
-    saved = {name: os.environ.get(name) for name in limits}
-    os.environ.update(limits)  # inherited by every kernel started inside
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jobs: int, seconds: dict, total: int):
+def _run_wave(
+    wave: list[Path],
+    params: ChapterParams,
+    timeout: int,
+    output_dir: Path,
+    jobs: int,
+    env: dict[str, str],
+    seconds: dict,
+    total: int,
+):
     """Run ``wave`` with up to ``jobs`` kernels at once; ``(source, error)`` of the first failure, or None."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -153,7 +146,7 @@ def _run_wave(wave: list[Path], params: dict, timeout: int, output_dir: Path, jo
         print(f"\n=== [{len(started_count) + done_before}/{total}] {source.stem} ===", flush=True)
         started = time.perf_counter()
         try:
-            output = run_chapter(source, params, timeout, output_dir)
+            output = run_chapter(source, params, timeout, output_dir, env)
         except papermill.PapermillExecutionError as exc:
             failures.append((source, exc))
             return

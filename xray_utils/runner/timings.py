@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import atomic_write
 from . import chapters
 
 
@@ -29,5 +30,4 @@ def record_timings(update: dict, replace: bool = True) -> None:
     """Write ``update`` as the record (``replace``), or merge it into the last one."""
     path = timings_file()
     record = {} if replace or not path.is_file() else json.loads(path.read_text())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**record, **update}, indent=1))
+    atomic_write(path, json.dumps({**record, **update}, indent=1))

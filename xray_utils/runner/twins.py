@@ -17,6 +17,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from .exercises import expand
+
 # What nbval 0.11 never compares (IPyNbFile.skip_compare without --nbdime), plus
 # standard error (TensorFlow and Keras log lines), as notebooks/conftest.py adds.
 SKIP_COMPARE = (
@@ -60,7 +62,7 @@ def compare_with_twin(executed: Path, twin: Path, sanitize_file: Path | None = N
 
     patterns = get_sanitize_patterns(Path(sanitize_file).read_text()) if sanitize_file else []
     ran = nbformat.read(executed, as_version=4)
-    reference = nbformat.read(twin, as_version=4)
+    reference = expand(nbformat.read(twin, as_version=4))  # as the chapter ran: exercises from solutions
     ran_cells = [c for c in ran.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
     if [(c.cell_type, c.source) for c in ran_cells] != [(c.cell_type, c.source) for c in reference.cells]:
         return [

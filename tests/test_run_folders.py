@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from xray_utils import runs
+from xray_utils import run_folders as runs
 from xray_utils.errors import RunError
 
 

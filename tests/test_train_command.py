@@ -9,10 +9,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from xray_utils import chapter
-from xray_utils.config import chapter_params, load_profile
+from xray_utils import study
 from xray_utils.errors import RunError, XrayError
-from xray_utils.train_runs import planned_runs, train_command
+from xray_utils.params import resolve_params
+from xray_utils.study import planned_runs, train_command
 
 BLOCKED = (
     "tensorflow",
@@ -42,7 +42,7 @@ _WITHOUT_JUPYTER = textwrap.dedent("""
     sys.meta_path.insert(0, Block())
     from xray_utils import runner
     status = runner.main({argv!r})
-    print("LOADED", json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})))
+    print("LOADED", json.dumps(sorted(sys.modules)))
     sys.exit(status)
 """)
 
@@ -59,17 +59,17 @@ def _overrides(tiny_data):
 
 
 def test_plan_matches_what_the_model_chapters_train():
-    full = chapter_params(**load_profile("full"))
+    full = resolve_params("full")
     protocols = ("study", "test_steered", "corrected")
     assert planned_runs(full) == [(m, p) for m in ("m1", "m2", "m3", "m4") for p in protocols]
-    quick = chapter_params(**load_profile("quick"))
+    quick = resolve_params("quick")
     assert planned_runs(quick, ["m4", "m1"]) == [*(("m1", p) for p in protocols), ("m4", "study")]
     with pytest.raises(XrayError, match="m5"):
         planned_runs(quick, ["m5"])
 
 
 def test_train_command_repeats_the_non_default_parameters():
-    params = chapter_params(**{**load_profile("full"), "protocols": ["study"], "epochs": 3})
+    params = resolve_params("full", {"protocols": ["study"], "epochs": 3})
     command = train_command(params, ["m2"])
     assert command.startswith("xray-book train --profile full --only m2")
     assert "--set epochs=3" in command and "'protocols=[study]'" in command and "seed" not in command
@@ -90,20 +90,21 @@ def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "[m1/study] epoch   1/1" in done.stdout and "test accuracy" in done.stdout
     loaded = json.loads(done.stdout.split("LOADED", 1)[1])
-    assert not set(loaded) & set(BLOCKED)
+    assert not {name.split(".")[0] for name in loaded} & set(BLOCKED)
+    assert "xray_utils.page" not in loaded  # the trainer never imports the notebooks' display helpers
     # the same run, found by key and read back under the backend this test process runs
-    params = chapter_params(
-        **{
-            **load_profile("quick"),
+    params = resolve_params(
+        "quick",
+        {
             "per_class": 16,
             "epochs": 1,
             "protocols": ["study"],
             "data_dir": str(tiny_data),
             "runs_dir": str(runs_dir),
-        }
+        },
     )
-    images = chapter.open_data(params)
-    runs = chapter.load_runs(params, images, models=("m1",), train_missing=False)
+    images = study.open_data(params)
+    runs = study.load_runs(params, images, models=("m1",), train_missing=False)
     run = runs[("m1", "study")]
     assert run.environment["backend"] == "jax"
     model = run.load_model()
@@ -114,32 +115,29 @@ def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data
 
 def test_reading_chapters_never_train_under_full(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setattr("xray_utils.training.train", lambda *a, **k: pytest.fail("a reading chapter trained"))
-    params = chapter_params(
-        **{**load_profile("full"), "per_class": 16, "data_dir": str(tiny_data), "runs_dir": str(tmp_path / "empty")}
-    )
-    images = chapter.open_data(params)
+    params = resolve_params("full", {"per_class": 16, "data_dir": str(tiny_data), "runs_dir": str(tmp_path / "empty")})
+    images = study.open_data(params)
     with pytest.raises(
         RunError,
         match=r"No finished run for m1/study .*Train with: xray-book train --profile full "
         r"--only m1 m2 m3 m4 --set data_dir=.* --set per_class=16",
     ):
-        chapter.load_runs(params, images)
+        study.load_runs(params, images)
 
 
 def test_run_identity_does_not_depend_on_this_machine(tiny_data, monkeypatch):
     """Model 4's `auto` weights resolve to ImageNet online and to none offline; the key must be the same."""
-    from xray_utils.config import train_config
-    from xray_utils.runs import find_run
+    from xray_utils.run_folders import find_run
 
     monkeypatch.setattr(
-        "xray_utils.runs.resolve_weights",
+        "xray_utils.training.resolve_weights",
         lambda *a: pytest.fail("finding a run must not probe the network or the disk"),
     )
-    params = chapter_params(**{**load_profile("quick"), "per_class": 16, "data_dir": str(tiny_data)})
-    images = chapter.open_data(params)
-    folder = find_run(train_config("m4", "study", params), images)
+    params = resolve_params("quick", {"per_class": 16, "data_dir": str(tiny_data)})
+    images = study.open_data(params)
+    folder = find_run(params.train_config("m4", "study"), images)
     assert folder.name.startswith("m4-study-")
     monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: True)
-    online = find_run(train_config("m4", "study", params), images)
+    online = find_run(params.train_config("m4", "study"), images)
     monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: False)
-    assert find_run(train_config("m4", "study", params), images) == online == folder
+    assert find_run(params.train_config("m4", "study"), images) == online == folder

@@ -1,4 +1,6 @@
-"""Run folders: written atomically, read without pickle, locked while written.
+"""Run folders, the storage layer: laid out, published atomically, read back without pickle, locked while written.
+
+Nothing here builds a model, resolves weights or touches the network.
 
 A run folder ``<runs_dir>/<model>-<protocol>-<key>/`` holds::
 
@@ -24,12 +26,9 @@ arrays, probabilities with NaN or the wrong number of columns) is a
 
 from __future__ import annotations
 
-import dataclasses
-import fcntl
 import json
 import os
 import platform
-import shutil
 import sys
 import time
 import zipfile
@@ -41,10 +40,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import DENSENET_MODELS, TrainConfig
+from .config import TrainConfig
 from .errors import RunError
+from .files import atomic_write, exclusive_lock, remove_quietly, temporary_sibling
 from .paths import default_runs_dir
-from .weights import resolve_weights
 
 if TYPE_CHECKING:
     from .data import ImageSet
@@ -61,10 +60,8 @@ def is_finished(folder: Path) -> bool:
 
 
 def write_json(path: Path, payload) -> None:
-    """Write JSON via a temporary file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    """Write JSON atomically (:func:`xray_utils.files.atomic_write`)."""
+    atomic_write(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
 def environment_record() -> dict:
@@ -215,25 +212,21 @@ def prediction_problem(saved: dict[str, np.ndarray], classes: int | None) -> str
 
 @contextmanager
 def run_lock(runs_dir: Path, name: str):
-    """Hold an exclusive lock on ``<runs_dir>/.<name>.lock`` or fail at once."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    path = runs_dir / f".{name}.lock"
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RunError(
-                f"Another process is training run '{name}' in '{runs_dir}' right now "
-                f"(lock file {path}). Wait for it, or use another runs_dir."
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Hold the lock of run ``name`` (``<runs_dir>/.<name>.lock``) or fail at once, naming the holder."""
+
+    def busy(holder: str) -> RunError:
+        return RunError(
+            f"Another process is training run '{name}' in '{runs_dir}' right now ({holder}; "
+            f"lock file {runs_dir / f'.{name}.lock'}). Wait for it, or use another runs_dir."
+        )
+
+    with exclusive_lock(Path(runs_dir) / f".{name}.lock", f"training {name}", busy):
+        yield
 
 
 def staging_folder(runs_dir: Path, name: str) -> Path:
-    return runs_dir / f".{name}.incomplete-{os.getpid()}"
+    """The hidden folder a run is written in before :func:`publish`: ``.<name>.incomplete-<pid>-<thread>``."""
+    return temporary_sibling(runs_dir / name, "incomplete")
 
 
 def stale_attempts(runs_dir: Path, name: str) -> list[Path]:
@@ -243,22 +236,14 @@ def stale_attempts(runs_dir: Path, name: str) -> list[Path]:
 
 def publish(staging: Path, final: Path) -> None:
     """Mark ``staging`` complete and move it to ``final``, replacing an older finished run."""
-    (staging / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    atomic_write(staging / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     if final.exists():
-        retired = final.with_name(f".{final.name}.replaced-{os.getpid()}")
+        retired = temporary_sibling(final, "replaced")
         os.replace(final, retired)
         os.replace(staging, final)
-        shutil.rmtree(retired, ignore_errors=True)
+        remove_quietly(retired)
     else:
         os.replace(staging, final)
-
-
-def resolved_config(config: TrainConfig) -> tuple[TrainConfig, str]:
-    """The config with m4's ``weights="auto"`` replaced by what will be used, and why."""
-    if config.model not in DENSENET_MODELS:
-        return config, "not applicable"
-    weights, why = resolve_weights(config.weights)
-    return dataclasses.replace(config, weights=weights), why
 
 
 def find_run(config: TrainConfig, imageset: ImageSet, runs_dir=None) -> Path:
