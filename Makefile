@@ -21,11 +21,12 @@ PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2
 
 .PHONY: book chapters train html test check lint unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
 
-# [tf-cpu]: TensorFlow CPU, the default backend here (a plain `pip install .` keeps an environment's own).
+# [tf-cpu]: TensorFlow CPU, the default backend here (a plain `pip install .` keeps an environment's own);
+# [book]: papermill, Jupyter Book, JupyterLab (the core package has no Jupyter stack).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
-	$(BIN)/python -m pip install --quiet -e '.[tf-cpu,test]' $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet -e '.[tf-cpu,book,test]' $(PIP_QUIET)
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -98,8 +99,12 @@ sync: $(STAMP)
 
 ## Regenerate the committed .ipynb twins: executed on the synthetic stand-in with
 ## the quick profile (deterministic), the outputs nbval compares against.
+## Trained afresh every time (TWIN_RUNS is emptied first): a reused run would put "Reusing finished run
+## <this machine's path>" into the committed twins instead of the training log.
+TWIN_RUNS := $(CURDIR)/.cache/twin-runs
 twins: $(STAMP)
-	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/jupytext --to ipynb --set-kernel python3 \
+	rm -rf $(TWIN_RUNS)
+	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(TWIN_RUNS) $(BIN)/jupytext --to ipynb --set-kernel python3 \
 		--execute notebooks/[0-9][0-9]_*.py notebooks/index.py
 	$(BIN)/xray-book tidy notebooks/*.ipynb
 	$(BIN)/jupytext --sync notebooks/*.ipynb

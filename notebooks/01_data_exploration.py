@@ -30,14 +30,24 @@
 #   children from one.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
@@ -46,25 +56,31 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %% [markdown]
 # ## Loading the images
 #
-# Every chapter starts the same way. `study.collect` reads the profile named in the
+# Every chapter starts the same way. `plan.collect` reads the profile named in the
 # parameters cell (`quick` unless you change it) with your `overrides`, and checks
-# them. `study.open_data` looks for the dataset in `data_dir`, then in the folder
+# them. `plan.open_data` looks for the dataset in `data_dir`, then in the folder
 # named by the `XRAY_DATA_DIR` environment variable, then in `./data`; with nothing
 # found it uses a small synthetic stand-in and says so loudly. Decoded images are
 # cached on disk, so the next chapter gets them in a fraction of a second.
-#
-# The models of this run see images {glue:text}`model_size` pixels wide. To see what
-# is in them, this chapter loads them {glue:text}`view_size` pixels wide instead.
 
 # %%
-from xray_utils import data, evaluation, page, plots, study
+from xray_utils import data, evaluation, page, plan, plots
 
-params = study.collect(globals())
-page.glue("model_size", params.image_size)
-images = study.open_data(params, image_size=max(params.image_size, 128))
+params = plan.collect(globals())
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
+glue("model_size", params.image_size)
+images = plan.open_data(params, image_size=max(params.image_size, 128))
 page.show_banner(images.synthetic)
-page.glue("view_size", images.image_size)
+glue("view_size", images.image_size)
 print(f"profile {params.profile}: the models see {params.image_size} px, this chapter {images.image_size} px")
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+The models of this run see images {model_size} pixels wide. To see what
+is in them, this chapter loads them {view_size} pixels wide instead.
+"""
+)
 
 # %% [markdown]
 # ## Which files are the study's
@@ -160,8 +176,8 @@ print(
     f"{(duplicates.kind == 'exact').sum()} exact and {(duplicates.kind == 'near').sum()} near-duplicate pairs; "
     f"{crossing} of them straddle train and test."
 )
-page.glue("duplicate_pairs", len(duplicates))
-page.glue("duplicates_crossing", crossing)
+glue("duplicate_pairs", len(duplicates))
+glue("duplicates_crossing", crossing)
 page.show_table(duplicates.head(10))
 
 # %% [markdown]
@@ -173,19 +189,23 @@ page.show_table(duplicates.head(10))
 
 # %% mystnb={"image": {"alt": "The average image of each class, side by side."}}
 plots.mean_images(images.images, images.labels, images.class_names, synthetic=images.synthetic);
-# %% [markdown]
-# How much can be told from coarse appearance alone? A plain logistic regression that
-# sees each image only as a {glue:text}`thumb`×{glue:text}`thumb` blur
-# ({glue:text}`thumb_values` numbers, no lung detail at all), scored by 5-fold
-# cross-validation:
-
 # %% tags=["nbval-check-output"]
 thumb = 8  # the blur's side, in pixels
 blur_accuracy = evaluation.thumbnail_baseline(images.images, images.labels, size=thumb, seed=params.seed)
-page.glue("thumb", thumb)
-page.glue("thumb_values", thumb * thumb)
-page.glue("blur_accuracy", blur_accuracy)
+glue("thumb", thumb)
+glue("thumb_values", thumb * thumb)
+glue("blur_accuracy", blur_accuracy)
 print(f"{thumb}x{thumb}-thumbnail logistic regression, 5-fold accuracy: {blur_accuracy:.0%} (chance: {1 / 3:.0%})")
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+How much can be told from coarse appearance alone? A plain logistic regression that
+sees each image only as a {thumb}×{thumb} blur
+({thumb_values} numbers, no lung detail at all), scored by 5-fold
+cross-validation:
+"""
+)
 
 # %% [markdown]
 # If that number is far above chance (one in three), part of what any CNN learns here
@@ -193,19 +213,25 @@ print(f"{thumb}x{thumb}-thumbnail logistic regression, 5-fold accuracy: {blur_ac
 # trained models, and tests them on adults from other hospitals.
 #
 # ## Summary
-#
-# - The study's data is a subset of today's download (`data_subset=study`), chosen by
-#   file number; the 2021 additions are other hospitals and adults.
-# - With the study's data the three classes come from different sources: adult COVID
-#   images from many places, paediatric normal and viral pneumonia images from one
-#   hospital.
-# - Images are loaded once, as `uint8`, and cached; the models scale them themselves.
-# - Duplicates that straddle the split leak test images into training: this run found
-#   {glue:text}`duplicate_pairs` pairs, {glue:text}`duplicates_crossing` of them
-#   across the split.
-# - A blurred thumbnail alone scored {glue:text}`blur_accuracy:.0%` here. The further
-#   that is above chance, the more a model can score without looking at the lungs.
-#
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+- The study's data is a subset of today's download (`data_subset=study`), chosen by
+  file number; the 2021 additions are other hospitals and adults.
+- With the study's data the three classes come from different sources: adult COVID
+  images from many places, paediatric normal and viral pneumonia images from one
+  hospital.
+- Images are loaded once, as `uint8`, and cached; the models scale them themselves.
+- Duplicates that straddle the split leak test images into training: this run found
+  {duplicate_pairs} pairs, {duplicates_crossing} of them
+  across the split.
+- A blurred thumbnail alone scored {blur_accuracy:.0%} here. The further
+  that is above chance, the more a model can score without looking at the lungs.
+"""
+)
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** How coarse can the picture get before the classes stop being

@@ -28,26 +28,37 @@
 # - read learning curves, a classification report and a confusion matrix.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import evaluation, models, page, plots, recipe, study
+from xray_utils import evaluation, models, page, plan, plots, recipe
 from xray_utils.models import build_model, layer_table
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
 # %% [markdown]
 # ## The architecture, in Keras
@@ -145,18 +156,23 @@ page.show_code(recipe.compile_study, recipe.study_callbacks, recipe.fit_study)
 
 # %% [markdown]
 # ## Training
-#
-# A finished run with the same settings on the same images is reused rather than
-# retrained. This build's profile trains for {glue:text}`m1_epochs` epochs in
-# batches of {glue:text}`m1_batch`: {glue:text}`m1_steps:,d` weight updates under
-# the study protocol.
 
 # %%
-runs = study.train_model("m1", params, images)
+runs = plan.train_model("m1", params, images)
 study = runs["study"]
-page.glue("m1_epochs", params.epochs)
-page.glue("m1_batch", params.batch_size)
-page.glue("m1_steps", -(-study.metrics["train_images"] // params.batch_size) * study.metrics["epochs_run"])
+glue("m1_epochs", params.epochs)
+glue("m1_batch", params.batch_size)
+glue("m1_steps", -(-study.metrics["train_images"] // params.batch_size) * study.metrics["epochs_run"])
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+A finished run with the same settings on the same images is reused rather than
+retrained. This build's profile trains for {m1_epochs} epochs in
+batches of {m1_batch}: {m1_steps:,d} weight updates under
+the study protocol.
+"""
+)
 
 # %% [markdown]
 # ## Learning curves

@@ -26,26 +26,37 @@
 # - compare Model 2's learning curves and scores with Model 1's.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import data, evaluation, models, page, plots, study
+from xray_utils import data, evaluation, models, page, plan, plots
 from xray_utils.models import build_model, layer_table
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
 # %% [markdown]
 # ## The code
@@ -102,21 +113,25 @@ print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}"
 train_images = len(data.make_split("study", images.labels, params.seed).train)
 steps_per_epoch = -(-train_images // params.batch_size)  # the last batch may be partial
 steps = steps_per_epoch * params.epochs
-page.glue("m2_train_images", train_images)
-page.glue("m2_steps_per_epoch", steps_per_epoch)
-page.glue("m2_steps", steps)
-page.glue("m2_start_weight", 0.99**steps)
+glue("m2_train_images", train_images)
+glue("m2_steps_per_epoch", steps_per_epoch)
+glue("m2_steps", steps)
+glue("m2_start_weight", 0.99**steps)
 print(
     f"{train_images} training images, batch {params.batch_size}: {steps_per_epoch} steps per epoch, {steps} in all"
 )
 
-# %% [markdown]
-# {glue:text}`m2_train_images:,d` training images in batches of the profile's size
-# give {glue:text}`m2_steps_per_epoch:,d` steps per epoch and
-# {glue:text}`m2_steps:,d` in all; at the end the starting statistics still weigh
-# {glue:text}`m2_start_weight:.1%` of the running averages. If that share is large,
-# expect validation scores far below training scores: the model predicts with
-# statistics it has not finished gathering.
+# %% tags=["remove-input"]
+glue.prose(
+    """
+{m2_train_images:,d} training images in batches of the profile's size
+give {m2_steps_per_epoch:,d} steps per epoch and
+{m2_steps:,d} in all; at the end the starting statistics still weigh
+{m2_start_weight:.1%} of the running averages. If that share is large,
+expect validation scores far below training scores: the model predicts with
+statistics it has not finished gathering.
+"""
+)
 
 # %% [markdown]
 # ## Training
@@ -124,7 +139,7 @@ print(
 # The same recipe and protocols as Model 1:
 
 # %%
-runs = study.train_model("m2", params, images)
+runs = plan.train_model("m2", params, images)
 study = runs["study"]
 
 # %% [markdown]

@@ -28,14 +28,24 @@
 # - read the failure in the learning curves, and see how it varies between runs.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
@@ -44,12 +54,13 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %%
 import numpy as np
 
-from xray_utils import evaluation, full_study, page, plots, study
+from xray_utils import evaluation, full_study, page, plan, plots
 from xray_utils.models import build_model, layer_table
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
 # %% [markdown]
 # ## The code
@@ -71,17 +82,22 @@ import keras
 
 ones = np.ones((1, 100_000), dtype="float32")
 dropped = keras.ops.convert_to_numpy(keras.layers.Dropout(0.8, seed=1)(ones, training=True))
-page.glue("zero_share", float((dropped == 0).mean()))
-page.glue("survivor_value", float(dropped.max()))
-page.glue("mean_after", float(dropped.mean()))
+glue("zero_share", float((dropped == 0).mean()))
+glue("survivor_value", float(dropped.max()))
+glue("mean_after", float(dropped.mean()))
 print(f"zeroed: {(dropped == 0).mean():.3f}, survivors become {dropped.max():.1f}, mean {dropped.mean():.3f}")
 print("at prediction time:", np.unique(keras.ops.convert_to_numpy(keras.layers.Dropout(0.8)(ones, training=False))))
 
+# %% tags=["remove-input"]
+glue.prose(
+    """
+A share of {zero_share:.3f} of the values became zero, the survivors
+became {survivor_value:.1f}, and the mean stayed near one
+({mean_after:.3f}).
+"""
+)
+
 # %% [markdown]
-# A share of {glue:text}`zero_share:.3f` of the values became zero, the survivors
-# became {glue:text}`survivor_value:.1f`, and the mean stayed near one
-# ({glue:text}`mean_after:.3f`).
-#
 # `Dropout(0.8)` after the first block throws away **four out of five** of the 128
 # feature maps' values at every step, right where the network sees edges and
 # textures. Two effects follow:
@@ -109,7 +125,7 @@ print(f"{model.count_params():,} parameters at {shape[0]}x{shape[1]}x{shape[2]}"
 # ## Training
 
 # %%
-runs = study.train_model("m3", params, images)
+runs = plan.train_model("m3", params, images)
 study = runs["study"]
 
 # %% [markdown]
@@ -150,8 +166,8 @@ full = full_study.load_full_study()
 seed_runs = full_study.load_seed_runs(full) if full else {}
 m3_scores = {seed: run.metrics["test_accuracy"] for (model, protocol, seed), run in seed_runs.items() if model == "m3"}
 if m3_scores:
-    page.glue("m3_full_low", min(m3_scores.values()))
-    page.glue("m3_full_high", max(m3_scores.values()))
+    glue("m3_full_low", min(m3_scores.values()))
+    glue("m3_full_high", max(m3_scores.values()))
     page.show_table(
         evaluation.leak_by_seed({k: r for k, r in seed_runs.items() if k[0] == "m3"})[
             ["seed", "test_steered", "corrected"]
@@ -160,14 +176,19 @@ if m3_scores:
 else:
     print("No full-scale runs found in results/.")
 
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Across those runs Model 3's test accuracy ranged from {m3_full_low:.3f}
+to {m3_full_high:.3f}. An architecture this unstable does not have *an*
+accuracy: the study's 0.7172 is one draw. (On a GPU even the same seed does not
+repeat exactly: JAX's GPU kernels do not fix the order of floating-point sums,
+and this model amplifies such differences; `results/full/README.md` records one
+such pair.)
+"""
+)
+
 # %% [markdown]
-# Across those runs Model 3's test accuracy ranged from {glue:text}`m3_full_low:.3f`
-# to {glue:text}`m3_full_high:.3f`. An architecture this unstable does not have *an*
-# accuracy: the study's 0.7172 is one draw. (On a GPU even the same seed does not
-# repeat exactly: JAX's GPU kernels do not fix the order of floating-point sums,
-# and this model amplifies such differences; `results/full/README.md` records one
-# such pair.)
-#
 # Could the study have kept its best epoch (0.896 in epoch 9) instead of the last?
 # Not honestly: that epoch was chosen by test accuracy. With a separate validation
 # set one could, but an early-stopping rule that restores the best validation epoch
@@ -203,7 +224,7 @@ print(f"predicted class changes for {(noisy.argmax(1) != clean.argmax(1)).sum()}
 # %% [markdown]
 # **Exercise 2.** Build a variant with `Dropout(0.2)` in place of `Dropout(0.8)`
 # with `models.study_cnn`. Which of the two effects above does it weaken? (Training
-# it is optional: `study.train_model` trains only the study's models.)
+# it is optional: `plan.train_model` trains only the study's models.)
 
 # %% tags=["solution"]
 from xray_utils import models

@@ -27,27 +27,38 @@
 # - know which pretrained weights ran here, and why that matters.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
-from xray_utils import evaluation, models, page, plots, study
+from xray_utils import evaluation, models, page, plan, plots
 from xray_utils.models import parameter_count
 from xray_utils.weights import resolve_weights
 
-params = study.collect(globals())
-images = study.open_data(params, params.m4_image_size)
+params = plan.collect(globals())
+images = plan.open_data(params, params.m4_image_size)
 page.show_banner(images.synthetic)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
 # %% [markdown]
 # ## CheXNet
@@ -108,16 +119,20 @@ print(f"Model 4 starts from: {why}")
 # inputs; the full profile runs the study's 50 epochs at 192×192.
 
 # %%
-runs = study.train_model("m4", params, images)
+runs = plan.train_model("m4", params, images)
 study = runs["study"]
 seconds = study.history["seconds"]
-page.glue("m4_first_epoch_s", float(seconds.iloc[0]))
-page.glue("m4_later_epoch_s", float(seconds.iloc[1:].median()) if len(seconds) > 1 else float("nan"))
+glue("m4_first_epoch_s", float(seconds.iloc[0]))
+glue("m4_later_epoch_s", float(seconds.iloc[1:].median()) if len(seconds) > 1 else float("nan"))
 
-# %% [markdown]
-# In this build the first epoch took {glue:text}`m4_first_epoch_s:.0f` s and later
-# epochs {glue:text}`m4_later_epoch_s:.0f` s each: the difference is mostly the
-# one-off compilation.
+# %% tags=["remove-input"]
+glue.prose(
+    """
+In this build the first epoch took {m4_first_epoch_s:.0f} s and later
+epochs {m4_later_epoch_s:.0f} s each: the difference is mostly the
+one-off compilation.
+"""
+)
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 4: training and validation loss and accuracy, and the learning rate, per epoch."}}
 plots.learning_curves(study.history, "Model 4, study protocol", synthetic=images.synthetic);

@@ -30,14 +30,24 @@
 # - design an experiment that isolates one cause (the leak) and read its result.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
@@ -45,11 +55,12 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
 
-from xray_utils import data, evaluation, full_study, page, plots, study
+from xray_utils import data, evaluation, full_study, page, plan, plots
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
 # %% [markdown]
 # ## The runs
@@ -61,7 +72,7 @@ page.show_banner(images.synthetic)
 # makes it: hours of training on a CPU should never start by surprise).
 
 # %%
-runs = study.load_runs(params, images)
+runs = plan.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
 for (model, protocol), run in runs.items():
     print(
@@ -178,27 +189,32 @@ else:
 # %% tags=["remove-cell"]
 if full:
     leaks = by_seed["leak"] * 100
-    page.glue("leak_pairs", len(by_seed))
-    page.glue("leak_min_points", float(leaks.min()))
-    page.glue("leak_max_points", float(leaks.max()))
-    page.glue("leak_same_schedule", int(by_seed["same_schedule"].sum()))
-    page.glue("leak_min_p", float(by_seed["leak_p"].min()))
+    glue("leak_pairs", len(by_seed))
+    glue("leak_min_points", float(leaks.min()))
+    glue("leak_max_points", float(leaks.max()))
+    glue("leak_same_schedule", int(by_seed["same_schedule"].sum()))
+    glue("leak_min_p", float(by_seed["leak_p"].min()))
     significant = int((by_seed["leak_p"] < 0.05).sum())
-    page.glue("leak_significant", "none" if significant == 0 else f"{significant}")
+    glue("leak_significant", "none" if significant == 0 else f"{significant}")
     more = evaluation.protocol_comparison(full.runs)["more_data"].dropna() * 100
-    page.glue("more_data_min_points", float(more.min()))
-    page.glue("more_data_max_points", float(more.max()))
+    glue("more_data_min_points", float(more.min()))
+    glue("more_data_max_points", float(more.max()))
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Across the full study's {leak_pairs} pairs, steering with the test set
+moved test accuracy by between {leak_min_points:+.2f} and
+{leak_max_points:+.2f} points (differences significant at 5 %:
+{leak_significant}; smallest McNemar p: {leak_min_p:.3f}). In {leak_same_schedule} pairs the schedule
+cut the rate in exactly the same epochs under both steering sets, so the two runs
+trained identically. Ten per cent more training images (`more_data`) moved accuracy
+by between {more_data_min_points:+.2f} and
+{more_data_max_points:+.2f} points.
+"""
+)
 
 # %% [markdown]
-# Across the full study's {glue:text}`leak_pairs` pairs, steering with the test set
-# moved test accuracy by between {glue:text}`leak_min_points:+.2f` and
-# {glue:text}`leak_max_points:+.2f` points (differences significant at 5 %:
-# {glue:text}`leak_significant`; smallest McNemar p: {glue:text}`leak_min_p:.3f`). In {glue:text}`leak_same_schedule` pairs the schedule
-# cut the rate in exactly the same epochs under both steering sets, so the two runs
-# trained identically. Ten per cent more training images (`more_data`) moved accuracy
-# by between {glue:text}`more_data_min_points:+.2f` and
-# {glue:text}`more_data_max_points:+.2f` points.
-#
 # Why so small? In this recipe the steering images act only through *when* the
 # learning rate falls, and any set of a few hundred images from the same source
 # tends to stall at about the same epochs. Where the schedules do part, the runs

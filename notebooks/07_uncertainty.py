@@ -18,11 +18,11 @@
 # %% [markdown]
 # # 7. Uncertainty and errors
 #
-# A test accuracy is a measurement on a few hundred images (this run: {glue:text}`n_test`
-# per model), and it comes with an error bar that the original study never drew. This
-# chapter puts numbers on that uncertainty, asks which differences between the models
-# are real, checks whether the models' stated confidence can be trusted, and looks at
-# the mistakes made with most conviction.
+# A test accuracy is a measurement on a few hundred images (the first cell below says
+# how many in this run), and it comes with an error bar that the original study never
+# drew. This chapter puts numbers on that uncertainty, asks which differences between
+# the models are real, checks whether the models' stated confidence can be trusted, and
+# looks at the mistakes made with most conviction.
 #
 # **Learning goals**
 #
@@ -34,14 +34,24 @@
 # - look at confident mistakes, not only at counts.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
@@ -54,35 +64,41 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %%
 import pandas as pd
 
-from xray_utils import evaluation, full_study, page, plots, study
+from xray_utils import evaluation, full_study, page, plan, plots
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
-runs = study.load_runs(params, images)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
+runs = plan.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
-model_images = {model: study.images_for(model, params, images) for model, _ in study_runs}
+model_images = {model: plan.images_for(model, params, images) for model, _ in study_runs}
 n_test = len(next(iter(study_runs.values())).predictions()["y_true"])
-page.glue("n_test", n_test)
+glue("n_test", n_test)
 print(f"{len(study_runs)} study-protocol runs, each scored on the same {n_test} test images")
 
 # %% [markdown]
 # ## Bootstrap confidence intervals
-#
-# The {term}`bootstrap` {cite}`efron1979` asks: had we drawn another test set of the
-# same size from the same collection, how different would the scores be? It
-# imitates that by resampling the test set with replacement (within each class, so
-# the class sizes stay those of the {term}`stratified split`), recomputing every
-# metric, and repeating {glue:text}`resamples:,d` times: the middle 95 % of those
-# values is the interval. *Sensitivity* of a class is its {term}`recall` (of its
-# images, how many were found); {term}`specificity` is how many images of the other
-# classes were correctly *not* given that label.
 
 # %%
 resamples = 1000
-page.glue("resamples", resamples)
+glue("resamples", resamples)
 intervals = evaluation.bootstrap_table(study_runs, resamples=resamples, seed=params.seed)
 page.show_table(intervals.reset_index(), 3)
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+The {term}`bootstrap` {cite}`efron1979` asks: had we drawn another test set of the
+same size from the same collection, how different would the scores be? It
+imitates that by resampling the test set with replacement (within each class, so
+the class sizes stay those of the {term}`stratified split`), recomputing every
+metric, and repeating {resamples:,d} times: the middle 95 % of those
+values is the interval. *Sensitivity* of a class is its {term}`recall` (of its
+images, how many were found); {term}`specificity` is how many images of the other
+classes were correctly *not* given that label.
+"""
+)
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(
@@ -122,24 +138,29 @@ page.show_table(side_by_side, 3)
 
 # %% [markdown]
 # ### Intervals of width zero
-#
-# Some rows may have `ci_low` equal to `ci_high` (this run: {glue:text}`zero_width`
-# of {glue:text}`interval_count` intervals). That is not certainty. When a model is
-# right on every test image of a class, or wrong on every one (a model that gives
-# every image the same label is both), every resample of that class's images gives
-# the same count, so the bootstrap sees no spread there; when that holds for every
-# class, even the accuracy interval has width zero. A new set of patients could still
-# hold the image the model gets wrong. The exact interval does not have this blind
-# spot: with $n$ of $n$ right its lower bound is $0.025^{1/n}$, below one. For a
-# perfect or all-or-nothing score, trust the exact interval, not the bootstrap.
 
 # %%
 widths = intervals["ci_high"] - intervals["ci_low"]
-page.glue("zero_width", int((widths == 0).sum()))
-page.glue("interval_count", len(intervals))
+glue("zero_width", int((widths == 0).sum()))
+glue("interval_count", len(intervals))
 accuracy_widths = widths.xs("accuracy", level="metric")
-page.glue("widest", accuracy_widths.max())
+glue("widest", accuracy_widths.max())
 print(f"accuracy intervals from {accuracy_widths.min():.3f} to {accuracy_widths.max():.3f} wide")
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Some rows may have `ci_low` equal to `ci_high` (this run: {zero_width}
+of {interval_count} intervals). That is not certainty. When a model is
+right on every test image of a class, or wrong on every one (a model that gives
+every image the same label is both), every resample of that class's images gives
+the same count, so the bootstrap sees no spread there; when that holds for every
+class, even the accuracy interval has width zero. A new set of patients could still
+hold the image the model gets wrong. The exact interval does not have this blind
+spot: with $n$ of $n$ right its lower bound is $0.025^{1/n}$, below one. For a
+perfect or all-or-nothing score, trust the exact interval, not the bootstrap.
+"""
+)
 
 # %% [markdown]
 # ## Do two models really differ?
@@ -166,15 +187,19 @@ print(f"accuracy intervals from {accuracy_widths.min():.3f} to {accuracy_widths.
 
 # %%
 comparisons = evaluation.mcnemar_table(study_runs)
-page.glue("pairs", len(comparisons))
-page.glue("significant_raw", int((comparisons["p_value"] < 0.05).sum()))
-page.glue("significant_holm", int((comparisons["p_holm"] < 0.05).sum()))
+glue("pairs", len(comparisons))
+glue("significant_raw", int((comparisons["p_value"] < 0.05).sum()))
+glue("significant_holm", int((comparisons["p_holm"] < 0.05).sum()))
 page.show_table(comparisons, digits=6)
 
-# %% [markdown]
-# Of these {glue:text}`pairs` pairs, {glue:text}`significant_raw` have a p-value below
-# 5 % on their own and {glue:text}`significant_holm` after Holm's adjustment. Where
-# the disagreements fall, class by class ({term}`confusion matrices <confusion matrix>`):
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Of these {pairs} pairs, {significant_raw} have a p-value below
+5 % on their own and {significant_holm} after Holm's adjustment. Where
+the disagreements fall, class by class ({term}`confusion matrices <confusion matrix>`):
+"""
+)
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
 plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
@@ -216,19 +241,24 @@ for (model, _), run in study_runs.items():
 
 # %% [markdown]
 # ## The same questions for the full study
-#
-# The committed full-profile runs (see chapter 6) were scored on
-# {glue:text}`full_test_images` test images each, against {glue:text}`n_test` here:
-# the more test images, the narrower the intervals and the more disagreements McNemar
-# has to count. Their bootstrap intervals, pairwise tests and calibration:
 
 # %%
 full = full_study.load_full_study()
 print(full.describe() if full else "No full-study results found in results/full.")
 full_runs = full.study_runs() if full else {}
 full_test_images = len(next(iter(full_runs.values())).predictions()["y_true"]) if full_runs else "no"
-page.glue("full_test_images", full_test_images)
+glue("full_test_images", full_test_images)
 print(f"Full study: {full_test_images} test images per run.")
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+The committed full-profile runs (see chapter 6) were scored on
+{full_test_images} test images each, against {n_test} here:
+the more test images, the narrower the intervals and the more disagreements McNemar
+has to count. Their bootstrap intervals, pairwise tests and calibration:
+"""
+)
 
 # %%
 if full_runs:
@@ -249,25 +279,30 @@ if full:
 
 # %% [markdown]
 # ## Summary
-#
-# - An accuracy measured on {glue:text}`n_test` test images is uncertain: this run's
-#   bootstrap intervals for accuracy are up to {glue:text}`widest:.3f` wide, and two
-#   models whose intervals overlap are not shown to differ.
-# - Exact (Clopper-Pearson) and bootstrap intervals differ a little; an interval of
-#   width zero means the bootstrap could not see the uncertainty, not that there is
-#   none.
-# - McNemar's test compares models on the same images; with several pairs, adjust the
-#   p-values (Holm) before calling a difference real.
-# - Stated confidence is not accuracy: check calibration, with the bin counts in view,
-#   before reading a softmax output as a probability.
-# - Confident mistakes are where shortcuts show: look at them before trusting a model.
-#
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+- An accuracy measured on {n_test} test images is uncertain: this run's
+  bootstrap intervals for accuracy are up to {widest:.3f} wide, and two
+  models whose intervals overlap are not shown to differ.
+- Exact (Clopper-Pearson) and bootstrap intervals differ a little; an interval of
+  width zero means the bootstrap could not see the uncertainty, not that there is
+  none.
+- McNemar's test compares models on the same images; with several pairs, adjust the
+  p-values (Holm) before calling a difference real.
+- Stated confidence is not accuracy: check calibration, with the bin counts in view,
+  before reading a softmax output as a probability.
+- Confident mistakes are where shortcuts show: look at them before trusting a model.
+"""
+)
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** How many test images would halve the width of Model 1's accuracy
 # interval? Use the exact interval (`evaluation.accuracy_interval(correct, total)`)
 # at Model 1's accuracy for several test-set sizes.
-
 
 # %% tags=["solution"]
 def interval_width(accuracy, total):

@@ -33,14 +33,24 @@
 # - state what a model like these can and cannot claim.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
@@ -55,33 +65,24 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 import numpy as np
 import pandas as pd
 
-from xray_utils import data, evaluation, explain, page, plots, study
+from xray_utils import data, evaluation, explain, page, plan, plots
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
-runs = study.load_runs(params, images)
+glue = page.Glue()  # this run's numbers, for the prose that quotes them
+runs = plan.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
-model_images = {model: study.images_for(model, params, images) for model, _ in study_runs}
+model_images = {model: plan.images_for(model, params, images) for model, _ in study_runs}
 models = {model: run.load_model() for (model, _), run in study_runs.items()}
 print(f"Heatmaps, occlusion and held-out recall below use this build's models ({params.profile} profile).")
 
 # %% [markdown]
 # ## Where does the decision come from?
-#
-# {term}`Grad-CAM` {cite}`selvaraju2017` weights the last convolutional feature maps
-# by how much the class score changes with them, and paints the result over the
-# image: warm colours mark regions that pushed towards the predicted class. For each
-# model, one right and one wrong prediction of each class. Heatmaps are coarse (one
-# cell per position of the last feature map) and show correlation with the score,
-# not medical reasoning; look for mass on borders, corners, text markers and the
-# shoulders rather than on lung tissue. In this run the maps have these grids:
-# {glue:text}`grids`. A single cell gives a flat map; the `full` profile's larger
-# inputs give finer ones.
 
 # %% mystnb={"image": {"alt": "Grad-CAM heatmaps over test X-rays for each model: one right and one wrong prediction of each class."}}
 sides = {model: explain.target_layer(models[model]).output.shape[1] for model in models}
-page.glue("grids", ", ".join(f"{evaluation.MODEL_TITLES[m].split(':')[0]} {n}×{n}" for m, n in sides.items()))
+glue("grids", ", ".join(f"{evaluation.MODEL_TITLES[m].split(':')[0]} {n}×{n}" for m, n in sides.items()))
 for (model, _), run in study_runs.items():
     picks = explain.example_picks(run, per_class=1)
     if len(picks):
@@ -94,33 +95,58 @@ for (model, _), run in study_runs.items():
             synthetic=images.synthetic,
         )
 
+# %% tags=["remove-input"]
+glue.prose(
+    """
+{term}`Grad-CAM` {cite}`selvaraju2017` weights the last convolutional feature maps
+by how much the class score changes with them, and paints the result over the
+image: warm colours mark regions that pushed towards the predicted class. For each
+model, one right and one wrong prediction of each class. Heatmaps are coarse (one
+cell per position of the last feature map) and show correlation with the score,
+not medical reasoning; look for mass on borders, corners, text markers and the
+shoulders rather than on lung tissue. In this run the maps have these grids:
+{grids}. A single cell gives a flat map; the `full` profile's larger
+inputs give finer ones.
+"""
+)
+
 # %% [markdown]
 # ## Hide the lungs
-#
-# If a model reads pathology, blanking the central chest region (both lung fields)
-# should drop it to chance (one in three). If it stays well above chance with the
-# lungs hidden, it is using something else: borders, collimation, markers, body size.
-# This is an {term}`occlusion test`. Each model is scored on a stratified
-# sample of at most {glue:text}`max_images` of its test images (three passes over the
-# whole test set at the study's size would take most of this chapter's time on a
-# CPU); the `images` column says how many, and "as is" is the accuracy on that same
-# sample.
 
 # %%
 max_images = 300
-page.glue("max_images", max_images)
+glue("max_images", max_images)
 occlusion = explain.occlusion_table(study_runs, model_images.get, max_images=max_images)
-page.glue("hidden_best", occlusion["chest hidden"].max())
+glue("hidden_best", occlusion["chest hidden"].max())
 page.show_table(occlusion, 3)
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+If a model reads pathology, blanking the central chest region (both lung fields)
+should drop it to chance (one in three). If it stays well above chance with the
+lungs hidden, it is using something else: borders, collimation, markers, body size.
+This is an {term}`occlusion test`. Each model is scored on a stratified
+sample of at most {max_images} of its test images (three passes over the
+whole test set at the study's size would take most of this chapter's time on a
+CPU); the `images` column says how many, and "as is" is the accuracy on that same
+sample.
+"""
+)
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(list(occlusion.columns))
 
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Here the best accuracy with the chest hidden is {hidden_best:.2f}. The
+further that is above one in three, the more of the models' score comes from
+outside the lungs.
+"""
+)
+
 # %% [markdown]
-# Here the best accuracy with the chest hidden is {glue:text}`hidden_best:.2f`. The
-# further that is above one in three, the more of the models' score comes from
-# outside the lungs.
-#
 # ## Other hospitals, adults
 #
 # The held-out set is COVID images from a later release (mostly BIMCV, Valencia) and
@@ -135,9 +161,9 @@ print(list(occlusion.columns))
 
 # %%
 sizes = sorted({shown.image_size for shown in model_images.values()})
-held_out = {sizes[0]: study.open_external(params, images, sizes[0])}  # prints why, when there is none
+held_out = {sizes[0]: plan.open_external(params, images, sizes[0])}  # prints why, when there is none
 if held_out[sizes[0]] is not None:
-    held_out.update({size: study.open_external(params, images, size) for size in sizes[1:]})
+    held_out.update({size: plan.open_external(params, images, size) for size in sizes[1:]})
     page.show_table(data.provenance_table(held_out[sizes[0]]))
 
 # %% [markdown]
@@ -171,19 +197,24 @@ if held_out[sizes[0]] is not None:
     shift = pd.DataFrame(rows)
     page.show_table(shift, 3)
     low, high = shift["adult normals called COVID"].min(), shift["adult normals called COVID"].max()
-    page.glue(
+    glue(
         "held_out_verdict",
         f"Across the four models, this run called {low:.0%} to {high:.0%} of the adult normals COVID.",
     )
 else:
-    page.glue("held_out_verdict", "This run has no held-out set, so the tables above are missing.")
+    glue("held_out_verdict", "This run has no held-out set, so the tables above are missing.")
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+{held_out_verdict} Normal recall far below its test-set value, with the
+misses going to COVID, is the age-and-hospital shortcut made visible; recall that
+holds up is evidence against it. (The committed full-study runs are numbers without weights, so this part is
+always this build's, from the profile named above.)
+"""
+)
 
 # %% [markdown]
-# {glue:text}`held_out_verdict` Normal recall far below its test-set value, with the
-# misses going to COVID, is the age-and-hospital shortcut made visible; recall that
-# holds up is evidence against it. (The committed full-study runs are numbers without weights, so this part is
-# always this build's, from the profile named above.)
-#
 # ## What such a model can and cannot claim
 #
 # It *can* claim that images in this collection are separable: its test accuracy,

@@ -31,24 +31,34 @@
 # quality criteria, and judged none of them of potential clinical use.
 
 # %% tags=["remove-cell"]
-# In Google Colab: install this book's package first (Colab's own TensorFlow and GPU stay as they are).
+# In Google Colab: install this book's package (release 0.1.0) first.
+# Colab's own TensorFlow, NumPy and Jupyter stay as they are; Keras moves to the 3.15 line the book is tested with.
+import importlib.metadata
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import subprocess
-
-    url = "git+https://github.com/xray-cnn-book/xray-cnn-book"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"xray-cnn-book @ {url}"], check=True)
+PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/xray-cnn-book/xray-cnn-book@v0.1.0", "0.1.0"
+try:
+    installed = importlib.metadata.version("xray-cnn-book")
+except importlib.metadata.PackageNotFoundError:
+    installed = None
+if "google.colab" in sys.modules and installed != VERSION:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+    print(
+        "Installed xray-cnn-book. Without data the chapters run on a synthetic stand-in (every output says so); "
+        "for the real X-rays run `from xray_utils.data import download; download()` in a cell. "
+        "The full profile wants a GPU: Runtime > Change runtime type."
+    )
 
 # %% tags=["parameters", "remove-cell"]
 profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yaml
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %% tags=["remove-input"]
-from xray_utils import full_study, page, plots, study
+from xray_utils import full_study, page, plan, plots
 
-params = study.collect(globals())
-images = study.open_data(params)
+params = plan.collect(globals())
+images = plan.open_data(params)
 page.show_banner(images.synthetic)
 
 # %% [markdown]
@@ -63,7 +73,7 @@ page.show_banner(images.synthetic)
 # demonstration, not a reproduction.
 
 # %% tags=["remove-input"]
-table = study.study_results(params, images)
+table = plan.study_results(params, images)
 full = full_study.load_full_study()
 page.show_table(full_study.headline(full, table, params.profile, synthetic=images.synthetic))
 print(full.describe() if full else "No full-study results found in results/full.")
@@ -87,7 +97,7 @@ if table is not None:
 #
 # ## How to run it
 #
-# On a fresh machine with Python 3.10 to 3.12, from the repository root:
+# On a fresh machine with Python 3.11 to 3.13, from the repository root:
 #
 # ```bash
 # make book   # installs into .venv, runs every chapter (quick profile), builds this book

@@ -53,3 +53,20 @@ def make_tree(root: Path, layout: str = "2021", per_class: int = 3, names=None, 
 
 # The book's chapters in reading order (the front page, index, comes last), as the runner finds them.
 CHAPTERS = [source.stem for source in chapter_sources() if source.stem != "index"]
+
+
+def write_run_folder(parent: Path, y_prob: np.ndarray | None = None) -> Path:
+    """A finished run folder written by hand, sound apart from what a test damages (``y_prob``: its predictions)."""
+    from xray_utils import run_folders
+    from xray_utils.data import CLASS_NAMES
+
+    folder = parent / "m1-study-abc"
+    folder.mkdir()
+    run_folders.write_json(folder / "config.json", {"model": "m1", "class_names": list(CLASS_NAMES)})
+    run_folders.write_json(folder / "metrics.json", {"test_accuracy": 1.0})
+    run_folders.write_json(folder / "environment.json", {"backend": "tensorflow"})
+    (folder / "history.csv").write_text("epoch,loss\n1,0.5\n")
+    probabilities = np.eye(3, dtype=np.float32) if y_prob is None else y_prob
+    np.savez(folder / "predictions.npz", indices=np.arange(3), y_true=np.arange(3), y_prob=probabilities)
+    (folder / run_folders.COMPLETE).write_text("")
+    return folder

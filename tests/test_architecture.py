@@ -26,7 +26,7 @@ LAYERS = [
     {"data", "pipeline", "models"},
     {"params", "run_folders", "recipe", "explain", "page"},
     {"training", "evaluation", "plots"},
-    {"study"},
+    {"plan"},
     {"full_study", "runner", "bench"},
 ]
 
@@ -129,7 +129,7 @@ def test_config_draws_no_data_and_storage_never_resolves_weights():
     graph = _graph()
     assert graph["xray_utils.config"] <= {"xray_utils.errors"}
     assert "xray_utils.weights" not in graph["xray_utils.run_folders"]
-    assert not {t for t in graph["xray_utils.study"] if t.startswith(("xray_utils.page", "xray_utils.runner"))}
+    assert not {t for t in graph["xray_utils.plan"] if t.startswith(("xray_utils.page", "xray_utils.runner"))}
 
 
 @pytest.mark.slow  # one fresh interpreter per module: about a minute in all
@@ -140,6 +140,6 @@ def test_every_module_imports_in_isolation(module):
 
 
 def test_the_module_list_is_the_package():
-    assert "xray_utils.study" in _modules() and "xray_utils.runner.cli" in _modules()
+    assert "xray_utils.plan" in _modules() and "xray_utils.runner.cli" in _modules()
     for module in _modules():
         importlib.util.find_spec(module)  # every listed name is importable by name

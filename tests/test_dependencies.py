@@ -8,8 +8,11 @@ the pip section, with the same version bounds; nothing else may appear there.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,11 +21,6 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 PROJECT = Path(__file__).resolve().parent.parent
 # conda-forge name -> PyPI name, where they differ (add a line when a conda package is named otherwise).
@@ -140,3 +138,60 @@ def test_the_drift_check_has_teeth(monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "_environment", lambda: yaml.safe_load(text))
     with pytest.raises(AssertionError, match=r"numpy: pyproject '<3,>=2.0' vs environment.yml \(conda\) '<3,>=1.26'"):
         test_environment_yml_lists_what_pyproject_lists_with_the_same_bounds()
+
+
+# What the chapters' code needs in someone else's notebook server; nothing of Jupyter, papermill or Jupyter Book.
+JUPYTER_STACK = {"papermill", "nbclient", "nbformat", "ipykernel", "jupytext", "jupyter-book", "jupyter", "jupyterlab"}
+JUPYTER_STACK |= {"notebook", "jupyter-client", "ipython", "tornado", "pyzmq", "myst-nb"}
+
+
+def test_the_core_install_brings_no_jupyter_stack_and_the_book_extra_does():
+    project = _pyproject()["project"]
+    core = {canonicalize_name(Requirement(line).name) for line in project["dependencies"]}
+    assert not core & JUPYTER_STACK, f"core dependencies that belong in [book]: {sorted(core & JUPYTER_STACK)}"
+    book = {canonicalize_name(Requirement(line).name) for line in project["optional-dependencies"]["book"]}
+    assert {"papermill", "jupyter-book", "jupytext", "ipykernel", "jupyterlab"} <= book
+
+
+def test_python_3_11_to_3_13_and_the_readme_says_so():
+    requires = SpecifierSet(_pyproject()["project"]["requires-python"])
+    assert all(Version(v) in requires for v in ("3.11", "3.12", "3.13")), requires
+    assert Version("3.10") not in requires, "Keras 3.15 needs Python 3.11"
+    assert "Python 3.11–3.13" in (PROJECT / "README.md").read_text()
+
+
+def test_make_installs_the_book_extra():
+    assert "'.[tf-cpu,book,test]'" in (PROJECT / "Makefile").read_text()
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), str(PROJECT)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = folder.glob("xray_cnn_book-*.whl")
+    return built
+
+
+@pytest.mark.slow  # needs PyPI: resolves (downloads metadata, installs nothing) for another Python
+@pytest.mark.parametrize("extras", ["", "[tf-cpu]", "[book]"])
+def test_everything_resolves_for_python_3_13(wheel, extras, tmp_path):
+    """Today's Colab runs Python 3.13: a cap that excludes it (or a pin without cp313 wheels) fails here."""
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
+        + ["--python-version", "3.13", "--only-binary=:all:", "--target", str(tmp_path / "t")]
+        + ["--report", str(report), f"xray-cnn-book{extras} @ {wheel.as_uri()}"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    resolved = {
+        canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+    print(f"\nPython 3.13, xray-cnn-book{extras}: {len(resolved)} packages, e.g. keras {resolved.get('keras')}")
+    assert "keras" in resolved and (extras != "[tf-cpu]" or "tensorflow-cpu" in resolved)

@@ -18,7 +18,7 @@ import pytest
 from helpers import make_tree, write_png
 from PIL import Image
 
-from xray_utils import study
+from xray_utils import plan
 from xray_utils.errors import ConfigError, DataError, RunError
 from xray_utils.params import parse_overrides, resolve_params
 
@@ -59,7 +59,7 @@ def untouched(finished_runs):
 
 
 def _open(data_dir, **params):
-    return study.open_data(
+    return plan.open_data(
         resolve_params(overrides=dict(data_dir=str(data_dir), per_class=None, image_size=32, channels=1, **params))
     )
 
@@ -239,7 +239,7 @@ def test_identical_files_in_two_classes_are_an_error(tmp_path, untouched):
 )
 def test_bad_parameters_fail_before_data_is_loaded(tmp_path, untouched, params, message):
     with pytest.raises(ConfigError, match=message.replace("(", "\\(")):
-        study.collect({"data_dir": str(tmp_path / "does-not-exist"), **params})
+        plan.collect({"data_dir": str(tmp_path / "does-not-exist"), **params})
 
 
 def test_unknown_model_and_override_key(untouched):

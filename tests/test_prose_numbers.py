@@ -3,7 +3,7 @@
 A number written into a chapter's Markdown stays the same whatever profile or data
 the chapter ran with, so it must be one that does not depend on them: a figure of
 the original study, of the dataset's releases, or of a cited paper. Anything a run
-measures is bound to the prose with ``chapter.glue`` (``{glue:text}`name```) or
+measures is bound to the prose with ``glue(name, value)`` and ``glue.prose`` (``{name}`` in its text) or
 phrased conditionally. This test lists every number left in the Markdown of
 ``notebooks/*.py`` (after removing roles such as glue and cite, inline code, math,
 URLs, code blocks, "chapter N"/"Model N"/"Figure N", list numbers, years and the
@@ -64,14 +64,15 @@ ALLOWED_GROUPS: dict[str, set[str]] = {
     # worked example of calibration ("a model that says 90 %").
     "statistics": set("5 90 95".split()),
     # pyproject.toml, requires-python: the Python versions the front page names.
-    "software": set("3.10 3.12".split()),
+    "software": set("3.11 3.13".split()),
 }
 ALLOWED = {number.replace(",", "") for group in ALLOWED_GROUPS.values() for number in group}
 
 # What is not prose, or not a figure: removed before numbers are looked for.
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _STRIP = [
-    re.compile(r"\{[\w:.-]+\}`[^`]*`"),  # roles: {glue:text}`x`, {cite}`a,b`, {term}`x`, {doc}`x`
+    re.compile(r"\{[\w:.-]+\}`[^`]*`"),  # roles: {cite}`a,b`, {term}`x`, {doc}`x`
+    re.compile(r"\{[A-Za-z_]\w*(?::[^{}`]*)?\}"),  # glue.prose placeholders: {steps}, {accuracy:.3f}
     re.compile(r"`[^`]*`"),  # inline code
     re.compile(r"\$\$.*?\$\$|\$[^$]*\$"),  # math
     re.compile(r"\]\([^)]*\)"),  # the target of a Markdown link (its text is prose and stays)
@@ -88,13 +89,27 @@ _NUMBER = re.compile(
 
 
 def prose_lines(path: Path) -> list[tuple[int, str]]:
-    """``(line number, text)`` of every Markdown line of a jupytext percent file, code blocks left out."""
-    lines, in_markdown, in_fence = [], False, False
+    """``(line number, text)`` of every line of prose of a jupytext percent file, code blocks left out.
+
+    Prose is a Markdown cell's text, and the Markdown a code cell shows with this
+    run's numbers in it (``glue.prose(\"\"\" ... \"\"\")``, see ``xray_utils.page.Glue``).
+    """
+    lines, in_markdown, in_fence, in_glued = [], False, False, False
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if line.startswith("# %%"):
-            in_markdown, in_fence = "[markdown]" in line or "[md]" in line, False
+            in_markdown, in_fence, in_glued = "[markdown]" in line or "[md]" in line, False, False
             continue
-        if not in_markdown or not line.startswith("#"):
+        if not in_markdown:
+            if line.strip() == "glue.prose(":
+                in_glued = "opening"
+            elif in_glued == "opening" and line.strip() == '"""':
+                in_glued = True
+            elif in_glued is True and line.strip() == '"""':
+                in_glued = False
+            elif in_glued is True:
+                lines.append((number, line))
+            continue
+        if not line.startswith("#"):
             continue
         text = line[2:] if line.startswith("# ") else line[1:]
         if _FENCE.match(text):
@@ -140,9 +155,17 @@ def test_prose_numbers_come_from_the_run_or_a_source(path):
     )
 
 
+def test_glued_prose_in_code_cells_is_read_too(tmp_path):
+    chapter = tmp_path / "09_x.py"
+    chapter.write_text(
+        '# %%\nx = 1\n\n# %% tags=["remove-input"]\nglue.prose(\n    """\nWe trained 17 models.\n"""\n)\n'
+    )
+    assert [(line, numbers_in(text)) for line, text in prose_lines(chapter)] == [(7, ["17"])]
+
+
 def test_the_extractor_skips_what_is_not_a_figure():
     line = (
-        "In 2020, chapter 6 and Models 1–3 on COVID-19 with DenseNet121 gave {glue:text}`acc:.3f` "
+        "In 2020, chapter 6 and Models 1–3 on COVID-19 with DenseNet121 gave {acc:.3f} "
         "(`per_class=400`, $n = 778$, [link](https://x.org/7)) at 1/3 and 0.93, 8×8 and 1,234 images."
     )
     assert numbers_in(line) == ["0.93", "8", "8", "1,234"]

@@ -136,15 +136,15 @@ def test_the_run_order_comes_from_the_header_not_from_the_code(tmp_path):
     _chapter(folder, "01_plain", "print('trains')\n")
     _chapter(folder, "02_declared", "print('no call here')\n", header=READS_RUNS)
     _chapter(
-        folder, "03_says_no", "runs = study.load_runs(params, images)\n", header=READS_RUNS.replace("true", "false")
+        folder, "03_says_no", "runs = plan.load_runs(params, images)\n", header=READS_RUNS.replace("true", "false")
     )
     assert [chapters.reads_runs(folder / f"{n}.py") for n in ("01_plain", "02_declared", "03_says_no")] == [
         False,
         True,
         False,
     ]
-    _chapter(folder, "04_undeclared", "table = study.study_results(params, images)\n")
-    with pytest.raises(XrayError, match=r"(?s)04_undeclared.py calls study.study_results.*reads_runs: true"):
+    _chapter(folder, "04_undeclared", "table = plan.study_results(params, images)\n")
+    with pytest.raises(XrayError, match=r"(?s)04_undeclared.py calls plan.study_results.*reads_runs: true"):
         chapters.reads_runs(folder / "04_undeclared.py")
     _chapter(folder, "05_typo", "print(1)\n", header=READS_RUNS.replace("reads_runs: true", "reads_run: true"))
     with pytest.raises(XrayError, match="must be exactly"):
@@ -244,7 +244,7 @@ def test_build_refuses_missing_failed_or_stale_chapters(tmp_path, monkeypatch):
         if error:
             cell.outputs = [nbformat.v4.new_output("error", ename="E", evalue="v", traceback=[])]
         nb.cells = [cell]
-        nb.metadata["papermill"] = {"parameters": params}
+        nb.metadata["papermill"] = {"parameters": params, "end_time": "2026-12-01T10:00:00"}  # it finished
         nbformat.write(nb, folder / f"{name}.ipynb")
 
     write("index", {"epochs": 2})
@@ -345,3 +345,12 @@ def test_chapters_get_the_profile_and_what_the_command_line_changed(tmp_path, mo
     assert book.effective_parameters(injected) == params
     assert book.effective_parameters({"epochs": 3, "data_dir": "/data"}) == params  # names set one by one
     assert notebook_parameters(params, {"seed"}) == {"seed": params.seed}
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_twins_name_no_path_of_the_machine_that_made_them(source):
+    """The twins are committed: their outputs come from a fresh training run (`make twins`), not a reused one."""
+    twin = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    text = json.dumps([cell.get("outputs", []) for cell in twin.cells])
+    for leak in (str(PROJECT), "/root/", "/home/", "/tmp/", "Reusing finished run"):
+        assert leak not in text, f"{source.with_suffix('.ipynb').name} outputs contain {leak!r}: run `make twins`"

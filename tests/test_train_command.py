@@ -9,10 +9,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from xray_utils import study
+from xray_utils import plan
 from xray_utils.errors import RunError, XrayError
 from xray_utils.params import resolve_params
-from xray_utils.study import planned_runs, train_command
+from xray_utils.plan import planned_runs, train_command
 
 BLOCKED = (
     "tensorflow",
@@ -103,8 +103,8 @@ def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data
             "runs_dir": str(runs_dir),
         },
     )
-    images = study.open_data(params)
-    runs = study.load_runs(params, images, models=("m1",), train_missing=False)
+    images = plan.open_data(params)
+    runs = plan.load_runs(params, images, models=("m1",), train_missing=False)
     run = runs[("m1", "study")]
     assert run.environment["backend"] == "jax"
     model = run.load_model()
@@ -116,13 +116,13 @@ def test_train_without_jupyter_under_jax_then_reuse_under_this_backend(tiny_data
 def test_reading_chapters_never_train_under_full(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setattr("xray_utils.training.train", lambda *a, **k: pytest.fail("a reading chapter trained"))
     params = resolve_params("full", {"per_class": 16, "data_dir": str(tiny_data), "runs_dir": str(tmp_path / "empty")})
-    images = study.open_data(params)
+    images = plan.open_data(params)
     with pytest.raises(
         RunError,
         match=r"No finished run for m1/study .*Train with: xray-book train --profile full "
         r"--only m1 m2 m3 m4 --set data_dir=.* --set per_class=16",
     ):
-        study.load_runs(params, images)
+        plan.load_runs(params, images)
 
 
 def test_run_identity_does_not_depend_on_this_machine(tiny_data, monkeypatch):
@@ -134,10 +134,21 @@ def test_run_identity_does_not_depend_on_this_machine(tiny_data, monkeypatch):
         lambda *a: pytest.fail("finding a run must not probe the network or the disk"),
     )
     params = resolve_params("quick", {"per_class": 16, "data_dir": str(tiny_data)})
-    images = study.open_data(params)
+    images = plan.open_data(params)
     folder = find_run(params.train_config("m4", "study"), images)
     assert folder.name.startswith("m4-study-")
     monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: True)
     online = find_run(params.train_config("m4", "study"), images)
     monkeypatch.setattr("xray_utils.weights._imagenet_available", lambda timeout=2.0: False)
     assert find_run(params.train_config("m4", "study"), images) == online == folder
+
+
+def test_the_book_commands_without_the_book_extra_say_which_extra_to_install():
+    """A core install (Colab, `pip install xray-cnn-book`) has no papermill or Jupyter Book: one line, exit 2."""
+    script = _WITHOUT_JUPYTER.format(blocked=BLOCKED, argv=["run", "--only", "01"])
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    (line,) = done.stderr.strip().splitlines()
+    assert "`xray-book run` needs the book's tools" in line and "pip install 'xray-cnn-book[book]'" in line
+    assert "papermill" in line

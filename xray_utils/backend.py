@@ -58,9 +58,14 @@ def backend_problem(find: Callable = importlib.util.find_spec) -> str | None:
     """Why Keras cannot start here (one message naming the fix), or None when its backend is installed."""
     backend, source = selected_backend()
     module = BACKEND_MODULES.get(backend)
-    if module is None or _importable(module, find):
-        return None  # an unknown name is Keras' to reject, with its own message
     installed = [b for b in ("tensorflow", "jax", "torch") if _importable(BACKEND_MODULES[b], find)]
+    if module is None:  # Keras would fail deep inside its import, with a traceback
+        return (
+            f"the Keras backend '{backend}' (from {source}) is not one Keras knows; use one of "
+            f"{', '.join(BACKEND_MODULES)}" + (f" (installed here: {', '.join(installed)})" if installed else "")
+        )
+    if _importable(module, find):
+        return None
     if installed:
         hint = f"installed here: {', '.join(installed)}; set KERAS_BACKEND={installed[0]} (before any import)"
     else:

@@ -31,6 +31,7 @@ M4_WEIGHTS = ("auto", "chexnet", "imagenet", "none")
 DATA_SUBSETS = ("study", "all")  # see xray_utils.data.releases
 MIN_IMAGE_SIZE = 16  # four 2x2 poolings
 MIN_DENSENET_SIZE = 32  # DenseNet121 downsamples by 32
+MAX_IMAGE_SIZE = 1024  # 1,024 x 1,024 x 3 bytes per image already; the study used 192
 
 
 def validate_image_shape(image_size: Any, channels: Any, model: str | None = None) -> None:
@@ -39,6 +40,11 @@ def validate_image_shape(image_size: Any, channels: Any, model: str | None = Non
         raise ConfigError(
             f"image_size={image_size!r} is not allowed: use an integer >= {MIN_IMAGE_SIZE} "
             "(the CNNs pool by 2 four times)"
+        )
+    if image_size > MAX_IMAGE_SIZE:
+        raise ConfigError(
+            f"image_size={image_size} is too large: use at most {MAX_IMAGE_SIZE} "
+            "(the study used 192; every image is decoded into memory at this size)"
         )
     if image_size % 16:
         raise ConfigError(

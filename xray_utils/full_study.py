@@ -19,7 +19,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .data.loading import data_fingerprint
-from .errors import RunError
+from .errors import ConfigError, RunError
 from .params import resolve_params
 from .paths import project_root
 from .run_folders import Run, run_name
@@ -70,8 +70,9 @@ class FullStudy:
         return "\n".join(lines)
 
 
-def _fingerprint_of_split(folder: Path, class_names: list[str]) -> str:
-    split = pd.read_csv(folder / "split.csv")
+def _fingerprint_of_split(run: Run, class_names: list[str]) -> str:
+    folder = run.folder
+    split = run.split()  # read like every run file: no links followed, bounded
     unknown = sorted(set(split["class"]) - set(class_names))
     if unknown:
         raise RunError(f"'{folder / 'split.csv'}' names classes {unknown} that config.json does not list.")
@@ -93,7 +94,7 @@ def verify_run(folder: str | Path) -> Run:
     try:
         claimed = TrainConfig(**{name: config[name] for name in _CONFIG_FIELDS})
         fingerprint = config["data_fingerprint"]
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ConfigError) as exc:
         raise RunError(f"'{folder / 'config.json'}' is not a run configuration ({exc}).") from exc
     key = claimed.key(fingerprint)
     if config.get("key") != key or folder.name != run_name(claimed, key):
@@ -102,7 +103,7 @@ def verify_run(folder: str | Path) -> Run:
             f"{fingerprint} give key {key} (folder {run_name(claimed, key)}), but it says "
             f"{config.get('key')}. Refusing it: it is not the run it claims to be."
         )
-    listed = _fingerprint_of_split(folder, config["class_names"])
+    listed = _fingerprint_of_split(run, config["class_names"])
     if listed != fingerprint:
         raise RunError(
             f"'{folder}' claims data fingerprint {fingerprint} but its split.csv lists images whose "
@@ -122,7 +123,7 @@ def load_full_study(folder: str | Path | None = None) -> FullStudy | None:
     from the profile and the runs' common data fingerprint); the planned runs
     that are absent are listed in ``missing``.
     """
-    from .study import planned_runs
+    from .plan import planned_runs
 
     folder = Path(folder) if folder is not None else results_dir()
     found = sorted(p for p in folder.glob("*-*-*") if p.is_dir()) if folder.is_dir() else []

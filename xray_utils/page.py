@@ -1,42 +1,30 @@
-"""What a chapter page shows besides plain output: numbers bound to its prose, tables, code, the data banner.
+"""What a chapter page shows besides plain output: prose with this run's numbers, tables, code, the data banner.
 
-The notebooks' display helpers, and nothing else: no data, no training. In the
-book (myst-nb) glued numbers appear in the prose; in a plain Jupyter or Colab
-kernel the same calls show readable output.
+The notebooks' display helpers, and nothing else: no data, no training. Every
+call shows the same thing in the book, in JupyterLab and in Colab (:class:`Glue`
+fills the numbers into the prose itself; myst-nb is not needed to read them).
 """
 
 from __future__ import annotations
 
 import html
 import inspect
+import os
+import re
 import sys
 from typing import Any
 
 import pandas as pd
 
 from .data import SYNTHETIC_BANNER
+from .paths import PROSE_ENV
 
 
-def glue(name: str, value: Any) -> Any:
-    """Bind a number of this run to the chapter's prose; returns ``value``.
-
-    In the book, ``{glue:text}`name``` in Markdown shows it (``name:.3f`` formats
-    it). Outside a myst-nb build (a plain Jupyter or Colab kernel) nothing is shown.
-    """
-    plain = value.item() if hasattr(value, "item") else value  # NumPy scalars -> Python, for myst-nb
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:
-        return value
-    myst_glue(name, plain, display=False)
-    return value
-
-
-def _display(obj) -> None:
+def _display(obj, metadata: dict | None = None) -> None:
     try:
         from IPython.display import display
 
-        display(obj)
+        display(obj, metadata=metadata) if metadata else display(obj)
     except ImportError:
         print(obj)
 
@@ -76,3 +64,71 @@ def show_table(frame: pd.DataFrame, digits: int = 4) -> None:
     if isinstance(frame.index, pd.RangeIndex):
         frame = frame.set_index(frame.columns[0])
     _display(frame)
+
+
+class Glue:
+    """This run's numbers and the prose that shows them: readable in the book, in JupyterLab and in Colab.
+
+    A chapter makes one, binds numbers to names as it computes them, and writes
+    the sentences that quote them as Markdown in :meth:`prose`, each number a
+    placeholder as in ``str.format`` (``{name}`` or ``{name:.3f}``)::
+
+        glue = page.Glue()
+        glue("epochs", params.epochs)
+        glue.prose("This build trains for {epochs} epochs.")
+
+    :meth:`prose` shows the Markdown with every number filled in, so a student
+    running the notebook sees the numbers, not markup. A MyST role (a brace
+    group followed by a backtick, ``{term}`x```) is not a placeholder. Where ``xray-book`` executes the chapter for the book
+    (``XRAY_PROSE=myst`` in the kernel), other MyST roles (``{term}``, ``{cite}``)
+    stay for Jupyter Book to render; elsewhere they become plain text (the term in
+    italics, a citation as its key in brackets).
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, name: str, value: Any) -> None:
+        """Bind ``value`` to ``name`` for later prose (returns nothing: a cell ending in it shows no stray value)."""
+        self.values[name] = value.item() if hasattr(value, "item") else value  # NumPy scalars -> Python
+
+    def fill(self, markdown: str, book: bool | None = None) -> str:
+        """``markdown`` with each placeholder replaced by its value (and, outside the book, MyST roles made plain)."""
+
+        def number(match: re.Match) -> str:
+            name, _, spec = match["ref"].partition(":")
+            if name not in self.values:
+                raise KeyError(f"prose quotes {{{name}}} before the chapter bound it (glue({name!r}, ...))")
+            return format(self.values[name], spec) if spec else str(self.values[name])
+
+        filled = _PLACEHOLDER.sub(number, markdown)
+        if book is None:
+            book = os.environ.get(PROSE_ENV) == "myst"
+        if not book:
+            filled = _TERM_ROLE.sub(lambda m: f"*{m['text'].split('<')[0].strip()}*", filled)
+            filled = _CITE_ROLE.sub(lambda m: f"[{m['keys']}]", filled)
+        return filled
+
+    def prose(self, markdown: str) -> None:
+        """Show ``markdown`` (a paragraph or more of the chapter) with this run's numbers in it."""
+        text = self.fill(inspect.cleandoc(markdown))
+        try:
+            from IPython.display import Markdown
+        except ImportError:
+            print(text)
+            return
+        _display(Markdown(text), metadata={"xray_book": {"glued": _quoted(markdown, self.values)}})
+
+
+_PLACEHOLDER = re.compile(r"\{(?P<ref>[A-Za-z_]\w*(?::[^{}`]*)?)\}(?!`)")  # {name} or {name:spec}; not a role
+_TERM_ROLE = re.compile(r"\{term\}`(?P<text>[^`]+)`")
+_CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`(?P<keys>[^`]+)`")
+
+
+def _quoted(markdown: str, values: dict[str, Any]) -> dict[str, str]:
+    """The numbers ``markdown`` quotes, as shown: what a test looks for in a rendering of the notebook."""
+    quoted = {}
+    for match in _PLACEHOLDER.finditer(markdown):
+        name, _, spec = match["ref"].partition(":")
+        quoted[match["ref"]] = format(values[name], spec) if spec else str(values[name])
+    return quoted

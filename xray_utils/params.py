@@ -16,7 +16,9 @@ one line naming the parameter, the value and what is allowed.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -189,13 +191,37 @@ def collect(namespace: Mapping[str, Any]) -> ChapterParams:
     """A chapter's parameters from its namespace (``globals()``): ``profile``, ``overrides``, checked.
 
     A chapter parameter set by name (``papermill -p epochs 3`` injects such a
-    name) counts as an override.
+    name) counts as an override. A name papermill injected that is not a chapter
+    parameter (``-p epoch 3``, a typo) is an error naming it: papermill itself
+    only warns, and the chapter would run with the profile's value.
     """
+    injected = papermill_names(namespace)
+    unknown = sorted(injected - set(CHAPTER_PARAMETERS) - {"overrides"})
+    if unknown:
+        raise ConfigError(
+            f"papermill parameter(s) {', '.join(unknown)} are not chapter parameters; allowed: "
+            f'{", ".join(CHAPTER_PARAMETERS)} (or -y "overrides: {{epochs: 3}}")'
+        )
     overrides = namespace.get("overrides") or {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides={overrides!r} is not allowed: use a dict such as {{'epochs': 12}}")
     named = {k: namespace[k] for k in CHAPTER_PARAMETERS if k in namespace and k != "profile"}
     return resolve_params(namespace.get("profile", CHAPTER_PARAMETERS["profile"]), {**overrides, **named})
+
+
+def papermill_names(namespace: Mapping[str, Any]) -> set[str]:
+    """The names papermill's injected-parameters cell assigned in this kernel (its source starts "# Parameters")."""
+    inputs = namespace.get("In")
+    if not isinstance(inputs, list):
+        return set()
+    cell = next((s for s in reversed(inputs) if isinstance(s, str) and s.lstrip().startswith("# Parameters")), None)
+    if cell is None:
+        return set()
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError:
+        return set()
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -217,27 +243,41 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def _override_value(name: str, raw: str) -> Any:
-    """The YAML value of one override, of the kind the parameter takes."""
+    """The YAML value of one override, of the kind the parameter takes.
+
+    Anchors and aliases are refused before anything is built (a few hundred
+    bytes of nested aliases expand to gigabytes), and values are shortened in
+    messages.
+    """
+    shown = reprlib.repr(raw)
     try:
+        if any(getattr(event, "anchor", None) for event in yaml.parse(raw, Loader=yaml.SafeLoader)):
+            raise ConfigError(f"override {name}={shown} is not allowed: YAML anchors and aliases (&, *) are refused")
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         if isinstance(exc, yaml.constructor.ConstructorError):
             problem = f"YAML tags are refused: {problem}"
-        raise ConfigError(f"override {name}={raw!r} is not a plain YAML value ({problem})") from None
+        raise ConfigError(f"override {name}={shown} is not a plain YAML value ({reprlib.repr(problem)})") from None
     default = CHAPTER_PARAMETERS[name]
     if value is None:
         return None
     if isinstance(default, bool) and not isinstance(value, bool):
-        raise ConfigError(f"override {name}={raw!r} is not allowed: use true or false")
+        raise ConfigError(f"override {name}={shown} is not allowed: use true or false")
+    if (
+        isinstance(default, int)
+        and not isinstance(default, bool)
+        and not (isinstance(value, int) and not isinstance(value, bool))
+    ):
+        raise ConfigError(f"override {name}={shown} is not allowed: use a whole number")
     if name in PATH_PARAMETERS or isinstance(default, str):
         if isinstance(value, (list, dict)):
             raise ConfigError(
-                f"override {name}={raw!r} is not allowed: use one {'path' if name in PATH_PARAMETERS else 'word'}"
+                f"override {name}={shown} is not allowed: use one {'path' if name in PATH_PARAMETERS else 'word'}"
             )
         return value if isinstance(value, str) else raw.strip()  # "data_dir=2021" is a folder name
     if isinstance(default, tuple) and not (
         isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     ):
-        raise ConfigError(f"override {name}={raw!r} is not allowed: use a name or a list of names, e.g. [study]")
+        raise ConfigError(f"override {name}={shown} is not allowed: use a name or a list of names, e.g. [study]")
     return value

@@ -14,6 +14,7 @@ from pathlib import Path
 DATA_ENV = "XRAY_DATA_DIR"
 RUNS_ENV = "XRAY_RUNS_DIR"
 CACHE_ENV = "XRAY_CACHE_DIR"
+PROSE_ENV = "XRAY_PROSE"  # "myst" where xray-book executes a chapter for the book (see xray_utils.page.Glue)
 
 
 def project_root() -> Path:

@@ -120,7 +120,7 @@ class Run:
     def predictions(self) -> dict[str, np.ndarray]:
         """``indices`` (N,), ``y_true`` (N,), ``y_prob`` (N, K) on the test part, checked."""
         try:
-            with np.load(self.folder / "predictions.npz", allow_pickle=False) as saved:
+            with np.load(_plain_file(self.folder, "predictions.npz"), allow_pickle=False) as saved:
                 found = {k: saved[k] for k in saved.files}
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise self.damaged("predictions.npz", exc) from exc
@@ -130,10 +130,8 @@ class Run:
         return found
 
     def split(self) -> pd.DataFrame:
-        try:
-            return pd.read_csv(self.folder / "split.csv")
-        except (OSError, ValueError) as exc:
-            raise self.damaged("split.csv", exc) from exc
+        """``split.csv``: one row per image (``file``, ``class``, ``subset``)."""
+        return _read(self.folder, "split.csv", pd.read_csv)
 
     def load_model(self):
         """The trained Keras model (``safe_mode=True``: no arbitrary code is run).
@@ -148,6 +146,9 @@ class Run:
                 raise self.damaged("model.keras", "missing")
             if not zipfile.is_zipfile(path):
                 raise self.damaged("model.keras", f"not a Keras archive ({path.stat().st_size} bytes)")
+            problem = archive_problem(path)
+            if problem:
+                raise self.damaged("model.keras", problem)
             import keras
 
             try:
@@ -176,8 +177,29 @@ def damaged(folder: Path, file: str, problem) -> RunError:
     return RunError(f"Run folder '{folder}' is damaged: {file}: {text[:300]}. Delete the folder and retrain.")
 
 
+# Bounds for files of run folders, which travel between machines and into the repository
+# (committed and copied folders are untrusted input): far above what a run writes.
+MAX_RUN_FILE_BYTES = 64 * 2**20  # config, metrics, history, split, predictions (a full run: under 1 MiB)
+MAX_MODEL_BYTES = 2 * 2**30  # model.keras uncompressed (DenseNet121 at 192 px: about 100 MB)
+MAX_MODEL_CONFIG_BYTES = 16 * 2**20  # its config.json (DenseNet121: about 0.4 MB)
+MODEL_MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}  # what Keras 3 writes for these models
+
+
+def _plain_file(folder: Path, file: str) -> Path:
+    """``folder / file`` if it is a regular file inside the folder of a sane size; else ``ValueError``."""
+    path = folder / file
+    if path.is_symlink():
+        raise ValueError("is a symbolic link: run folders are read without following links")
+    if path.is_file() and path.stat().st_size > MAX_RUN_FILE_BYTES:
+        raise ValueError(f"{path.stat().st_size:,} bytes, more than a run writes ({MAX_RUN_FILE_BYTES:,} at most)")
+    return path
+
+
 def _json_object(path: Path) -> dict:
-    value = json.loads(path.read_text())
+    try:
+        value = json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, found {type(value).__name__}")
     return value
@@ -186,9 +208,31 @@ def _json_object(path: Path) -> dict:
 def _read(folder: Path, file: str, reader):
     """``reader(folder / file)``, any failure being a :class:`RunError` naming the folder and the file."""
     try:
-        return reader(folder / file)
-    except (OSError, ValueError) as exc:
+        return reader(_plain_file(folder, file))
+    except (OSError, ValueError, RecursionError) as exc:
         raise damaged(folder, file, exc) from exc
+
+
+def archive_problem(path: Path) -> str | None:
+    """What is wrong with a ``model.keras`` archive before Keras extracts anything (None when sound).
+
+    Keras extracts every member into the temporary folder before loading, and
+    keeps the configuration in memory: unknown members, a configuration or a
+    total far larger than these models are refused, so an untrusted file
+    cannot fill the disk or the memory.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    unknown = sorted({m.filename for m in members} - MODEL_MEMBERS)
+    if unknown:
+        return f"unexpected member(s) {', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''} in the archive"
+    config = next((m for m in members if m.filename == "config.json"), None)
+    if config is not None and config.file_size > MAX_MODEL_CONFIG_BYTES:
+        return f"its config.json expands to {config.file_size:,} bytes (at most {MAX_MODEL_CONFIG_BYTES:,})"
+    total = sum(m.file_size for m in members)
+    if total > MAX_MODEL_BYTES:
+        return f"it expands to {total:,} bytes (at most {MAX_MODEL_BYTES:,})"
+    return None
 
 
 def prediction_problem(saved: dict[str, np.ndarray], classes: int | None) -> str | None:
@@ -205,6 +249,9 @@ def prediction_problem(saved: dict[str, np.ndarray], classes: int | None) -> str
         return f"y_prob has {y_prob.shape[1]} columns for {classes} classes"
     if not np.isfinite(y_prob).all() or y_prob.min(initial=0) < 0 or y_prob.max(initial=0) > 1 + 1e-6:
         return "y_prob holds values that are not probabilities (NaN, infinite or outside [0, 1])"
+    if len(y_prob) and not np.allclose(y_prob.sum(axis=1), 1.0, atol=1e-3):
+        worst = int(np.abs(y_prob.sum(axis=1) - 1).argmax())
+        return f"y_prob rows must sum to 1 within 1e-3 (row {worst} sums to {y_prob[worst].sum():.4g})"
     if len(y_true) and (y_true.min() < 0 or y_true.max() >= y_prob.shape[1]):
         return "y_true holds labels outside the classes"
     return None
@@ -220,7 +267,18 @@ def run_lock(runs_dir: Path, name: str):
             f"lock file {runs_dir / f'.{name}.lock'}). Wait for it, or use another runs_dir."
         )
 
-    with exclusive_lock(Path(runs_dir) / f".{name}.lock", f"training {name}", busy):
+    lock = Path(runs_dir) / f".{name}.lock"
+    try:  # a folder where nothing can be written: say so before any training starts
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a"):
+            pass
+    except OSError as exc:
+        raise RunError(
+            f"The runs folder '{runs_dir}' cannot be written ({exc.strerror or exc}), and run '{name}' must be "
+            "trained and saved there. Point runs_dir elsewhere (--set runs_dir=/path, or XRAY_RUNS_DIR); "
+            "finished runs in it can still be read."
+        ) from None
+    with exclusive_lock(lock, f"training {name}", busy):
         yield
 
 
@@ -234,8 +292,41 @@ def stale_attempts(runs_dir: Path, name: str) -> list[Path]:
     return sorted(runs_dir.glob(f".{name}.incomplete-*"))
 
 
+def recover(runs_dir: Path, name: str) -> Path | None:
+    """Finish a publish of run ``name`` that was killed between its two renames; the run folder, or None.
+
+    :func:`publish` moves the old finished run aside (``.<name>.replaced-*``)
+    before moving the new one in. Killed in between, neither is visible: the
+    complete new run is published now (else the old one is put back), and the
+    set-aside copies go. Does nothing while another process holds the run's lock.
+    """
+    final = Path(runs_dir) / name
+    replaced = sorted(Path(runs_dir).glob(f".{name}.replaced-*"))
+    if is_finished(final) and not replaced:
+        return final
+    complete = [p for p in stale_attempts(Path(runs_dir), name) if is_finished(p)]
+    if not replaced and not complete:
+        return None
+    try:
+        with run_lock(Path(runs_dir), name):
+            if not final.exists():
+                candidates = complete or [p for p in replaced if is_finished(p)]
+                if candidates:
+                    os.replace(candidates[-1], final)
+            if is_finished(final):
+                for stray in Path(runs_dir).glob(f".{name}.replaced-*"):
+                    remove_quietly(stray)
+    except RunError:  # another process is publishing it right now
+        return None
+    return final if is_finished(final) else None
+
+
 def publish(staging: Path, final: Path) -> None:
-    """Mark ``staging`` complete and move it to ``final``, replacing an older finished run."""
+    """Mark ``staging`` complete and move it to ``final``, replacing an older finished run.
+
+    Two renames (old run aside, new run in); a process killed between them leaves
+    both complete copies, hidden, and :func:`recover` finishes the job.
+    """
     atomic_write(staging / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     if final.exists():
         retired = temporary_sibling(final, "replaced")

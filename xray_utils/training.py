@@ -10,6 +10,8 @@ complete.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -71,6 +73,7 @@ def train(
     key = config.key(imageset.fingerprint)
     name = run_folders.run_name(config, key)
     final = runs_dir / name
+    run_folders.recover(runs_dir, name)  # a publish killed between its renames: finish it
     if run_folders.is_finished(final) and not retrain:
         print(f"Reusing finished run {final} (pass retrain=True to train again).", file=stream)
         return run_folders.Run.load(final)
@@ -85,6 +88,17 @@ def train(
         try:
             with without_tensorflow():
                 _train_into(staging, config, key, imageset, stream, steps_per_execution)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            written = _folder_bytes(staging)
+            remove_quietly(staging)  # nothing of it is usable, and it holds space the disk lacks
+            free = shutil.disk_usage(runs_dir).free
+            raise RunError(
+                f"The runs folder '{runs_dir}' is full: saving run {name} stopped after {written / 2**20:.1f} MiB "
+                f"with {free / 2**20:.1f} MiB free. Free at least {2 * written / 2**20:.0f} MiB there, or point "
+                "runs_dir elsewhere; the partial folder was removed and any earlier finished run is untouched."
+            ) from None
         except BaseException:
             print(
                 f"Training of {name} stopped; its partial folder {staging.name} is marked incomplete "
@@ -94,6 +108,10 @@ def train(
             raise
         run_folders.publish(staging, final)
     return run_folders.Run.load(final)
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
 
 
 def _train_into(staging: Path, config: TrainConfig, key: str, imageset: ImageSet, stream, steps_per_execution: int):

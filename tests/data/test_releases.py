@@ -5,7 +5,7 @@ import pytest
 from helpers import make_tree
 from release_2021 import COUNTS, make_release_2021
 
-from xray_utils import study
+from xray_utils import plan
 from xray_utils.data import (
     DataError,
     data_fingerprint,
@@ -120,10 +120,10 @@ def test_shared_data_is_unchanged_under_study(shared_data):
 
 def test_chapter_reads_a_held_out_set_from_the_same_download(release_2021, capsys):
     params = resolve_params(overrides=dict(data_dir=str(release_2021), per_class=20, image_size=16, channels=1))
-    images = study.open_data(params)
+    images = plan.open_data(params)
     assert images.counts == {"COVID": 20, "Normal": 20, "Viral Pneumonia": 20}
     assert "data_subset=study" in capsys.readouterr().out
-    held_out = study.open_external(params, images, 16)
+    held_out = plan.open_external(params, images, 16)
     assert held_out.counts == {"COVID": 300, "Normal": 300, "Viral Pneumonia": 0}
     assert "held out from the same download" in capsys.readouterr().out
     assert np.isin(held_out.files, images.files).sum() == 0
@@ -131,8 +131,8 @@ def test_chapter_reads_a_held_out_set_from_the_same_download(release_2021, capsy
 
 def test_external_folder_beside_the_data_still_wins(shared_data, capsys):
     params = resolve_params(overrides=dict(data_dir=str(shared_data), per_class=10, image_size=16, channels=1))
-    images = study.open_data(params)
-    held_out = study.open_external(params, images, 16)
+    images = plan.open_data(params)
+    held_out = plan.open_external(params, images, 16)
     assert held_out.counts["COVID"] == 200 and "'external' folder" in held_out.subset_reason
 
 
@@ -143,4 +143,4 @@ def test_named_external_dir_that_is_missing_is_an_error(tree_2021, tmp_path):
         )
     )
     with pytest.raises(DataError, match="typo"):
-        study.open_external(params, study.open_data(params), 16)
+        plan.open_external(params, plan.open_data(params), 16)

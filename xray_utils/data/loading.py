@@ -50,7 +50,8 @@ from ..paths import default_cache_dir
 from .duplicates import check_no_cross_class_copies, exact_pairs_frame
 from .layout import DatasetIndex
 
-LOADER_VERSION = 3  # bump when decode_image or the cache format changes
+LOADER_VERSION = 4  # bump when decode_image or the cache format changes
+MAX_FILE_BYTES = 256 * 2**20  # an uncompressed 8,000 x 8,000 x 3 image is 183 MiB
 DEFAULT_IMAGE_SIZE = 192
 MAX_UNREADABLE_FRACTION = 0.01
 LARGE_IMAGE_PIXELS = 4096 * 4096  # above this, reduce before converting (real radiographs stay below)
@@ -156,8 +157,8 @@ def _deep_values(image: Image.Image, factor: int) -> np.ndarray:
 def _to_8bit(image: Image.Image, factor: int = 1) -> Image.Image:
     """Steps 1 and 2 of the conversion; ``factor`` > 1 also box-reduces (first, for 16/32-bit images)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        scale = 257.0 if image.getextrema()[1] > 255 or image.mode.startswith("I;16") else 1.0
         values = _deep_values(image, factor)
+        scale = (2 ** _bit_depth(image, values) - 1) / 255
         return Image.fromarray(np.clip(np.rint(values / scale), 0, 255).astype(np.uint8), "L")
     if image.mode == "F":
         values = _deep_values(image, factor)
@@ -173,6 +174,20 @@ def _to_8bit(image: Image.Image, factor: int = 1) -> Image.Image:
     if image.mode in ("L", "RGB"):
         return image
     return image.convert("RGB" if image.mode in ("P", "CMYK", "YCbCr", "HSV", "LAB") else "L")
+
+
+def _bit_depth(image: Image.Image, values: np.ndarray) -> int:
+    """Significant bits of a 16- or 32-bit grey image: the PNG ``sBIT`` chunk, else the largest value's bit length.
+
+    DICOM exports often store 12-bit X-rays (0-4095) in 16-bit PNGs; scaling them
+    as if they used all 16 bits would leave them nearly black, and a brightness
+    difference between sources is exactly the shortcut this book warns about.
+    8-bit values in a 16-bit file stay as they are.
+    """
+    declared = image.info.get("sbit")  # Pillow keeps sBIT as bytes where the plugin reads it
+    if isinstance(declared, (bytes, bytearray)) and declared and 8 <= declared[0] <= 16:
+        return int(declared[0])
+    return max(8, int(values.max(initial=0)).bit_length())
 
 
 def _reduction(size: tuple[int, int], image_size: int) -> int:
@@ -228,7 +243,11 @@ def decode_image(source, image_size: int, channels: int) -> np.ndarray:
 
 
 def _read_file(path: Path) -> bytes:
+    """The file's bytes; refused before reading when it is larger than any X-ray (a sparse or runaway file)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"file too large to be an X-ray ({size / 2**30:.1f} GiB > {MAX_FILE_BYTES // 2**20} MiB)")
         return path.read_bytes()
     except PermissionError as exc:
         raise OSError("permission denied") from exc

@@ -33,7 +33,7 @@ def split_problem(labels, class_names, protocol: str, seed: int) -> tuple[str, s
         split = splits.make_split(protocol, labels, seed)
     except ConfigError:
         raise
-    except ValueError:  # scikit-learn: too few members, or a part smaller than the number of classes
+    except (ValueError, DataError):  # too few members, or a part smaller than the number of classes
         return smallest, "cannot be stratified"
     for part, members in (("train", split.train), ("validation", split.val), ("test", split.test)):
         lacking = [c for c in present if not np.any(labels[members] == c)]

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from ..config import PROTOCOLS, STUDY_SEED
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,22 @@ def _stratify_on(labels: np.ndarray) -> np.ndarray:
     return np.eye(int(labels.max()) + 1, dtype=np.uint8)[labels]
 
 
+def _split(indices: np.ndarray, labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's stratified split, its refusal (a class too small) said in this package's words."""
+    try:
+        return train_test_split(indices, test_size=test_size, random_state=seed, stratify=_stratify_on(labels)[indices])
+    except ValueError:
+        sizes = np.bincount(labels, minlength=int(labels.max()) + 1).tolist()
+        raise DataError(
+            f"cannot split {len(labels)} images stratified by class: class sizes {sizes} (in label order) "
+            "leave too few images of the smallest class for every part of the split; add images of that class"
+        ) from None
+
+
 def study_split(labels, seed: int = STUDY_SEED, test_size: float = 0.2) -> Split:
     """The original 80/20 stratified split; validation = test."""
     labels = np.asarray(labels)
-    train, test = train_test_split(
-        np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=_stratify_on(labels)
-    )
+    train, test = _split(np.arange(len(labels)), labels, test_size, seed)
     return Split("study", np.sort(train), np.sort(test), np.sort(test), seed)
 
 
@@ -96,12 +106,7 @@ def corrected_split(labels, seed: int = STUDY_SEED, test_size: float = 0.2, val_
     """Stratified train/validation/test (70/10/20 by default) sharing the study's test part."""
     labels = np.asarray(labels)
     base = study_split(labels, seed, test_size)
-    train, val = train_test_split(
-        base.train,
-        test_size=val_size / (1 - test_size),
-        random_state=seed,
-        stratify=_stratify_on(labels)[base.train],
-    )
+    train, val = _split(base.train, labels, val_size / (1 - test_size), seed)
     return Split("corrected", np.sort(train), np.sort(val), base.test, seed)
 
 

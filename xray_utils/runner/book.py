@@ -63,6 +63,10 @@ def check_executed() -> list[str]:
         meta = notebook.metadata.get("papermill", {})
         if meta.get("exception"):
             problems.append(f"{path.name} failed when it was executed; fix it and run again")
+        elif not meta.get("end_time") or any(
+            c.get("metadata", {}).get("papermill", {}).get("status") in ("running", "pending") for c in notebook.cells
+        ):
+            problems.append(f"{path.name} did not finish (its kernel or xray-book was stopped); run it again")
         for index, cell in enumerate(notebook.cells):
             if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
                 problems.append(f"{path.name} has an error output in cell {index}")

@@ -19,7 +19,7 @@ that trains::
 
 (``xray_book`` must be in ``notebook_metadata_filter``, or ``jupytext --sync``
 drops it.) A chapter without the ``xray_book`` block trains; one that calls
-:func:`xray_utils.study.load_runs` or :func:`~xray_utils.study.study_results`
+:func:`xray_utils.plan.load_runs` or :func:`~xray_utils.plan.study_results`
 without the block is refused, so a new reading chapter cannot silently run
 beside the chapters whose runs it reads.
 """
@@ -33,7 +33,7 @@ from ..paths import project_root
 
 KERNEL = "python3"
 METADATA_KEY = "xray_book"
-READING_CALLS = ("study.load_runs(", "study.study_results(")
+READING_CALLS = ("plan.load_runs(", "plan.study_results(")
 
 
 def notebooks_dir() -> Path:
@@ -90,7 +90,7 @@ def reads_runs(source: Path, notebook=None) -> bool:
     """Whether the chapter only reads finished runs (its header's ``xray_book: reads_runs``).
 
     Raises :class:`XrayError` for a malformed ``xray_book`` block, and for a chapter
-    that calls ``study.load_runs``/``study.study_results`` but declares nothing.
+    that calls ``plan.load_runs``/``plan.study_results`` but declares nothing.
     """
     notebook = notebook if notebook is not None else as_notebook(source)
     declared = notebook.metadata.get(METADATA_KEY)

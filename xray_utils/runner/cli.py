@@ -35,7 +35,7 @@ def train(
     steps_per_execution: int = 1,
 ) -> int:
     """Train the runs the model chapters would train (``only``: some models); 0 when all finished."""
-    from ..study import train_all
+    from ..plan import train_all
 
     params = resolve_params(profile, parse_overrides(overrides or []))
     if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
@@ -119,9 +119,35 @@ def _configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# What `run`, `all`, `build` and `tidy` import: the [book] extra (the core package has no Jupyter stack).
+BOOK_MODULES = {"run": ("papermill", "nbformat", "jupytext", "ipykernel"), "build": ("jupyter_book", "nbformat")}
+BOOK_MODULES.update({"all": BOOK_MODULES["run"] + BOOK_MODULES["build"], "tidy": ("nbformat",)})
+
+
+def missing_book_tools(command: str) -> list[str]:
+    """The modules of the [book] extra that ``command`` needs and this environment lacks."""
+    import importlib.util
+
+    def absent(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except ImportError:  # an import hook that refuses it
+            return True
+
+    return [name for name in BOOK_MODULES.get(command, ()) if absent(name)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging()
+    missing = missing_book_tools(args.command)
+    if missing:
+        print(
+            f"error: `xray-book {args.command}` needs the book's tools, which this environment lacks "
+            f"({', '.join(missing)}): pip install 'xray-cnn-book[book]'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.command == "build":
             return build()

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from ..errors import XrayError
+from ..files import remove_quietly
 from ..params import SYNTHETIC, ChapterParams, parse_overrides, resolve_params
-from ..paths import CACHE_ENV, DATA_ENV, RUNS_ENV
+from ..paths import CACHE_ENV, DATA_ENV, PROSE_ENV, RUNS_ENV
 from . import chapters, timings
 from .execute import run_chapter
 from .lock import output_lock
@@ -42,12 +43,12 @@ def thread_limits(jobs: int) -> dict[str, str]:
 
 
 def kernel_environment(jobs: int) -> dict[str, str]:
-    """What each chapter's kernel adds to this process's environment: thread limits, absolute paths.
+    """What each chapter's kernel adds to this process's environment: thread limits, absolute paths, prose for the book.
 
     Kernels run in ``notebooks/``: a relative ``XRAY_DATA_DIR`` (or runs, cache)
     is made absolute from this process's working directory first.
     """
-    env = thread_limits(jobs)
+    env = {**thread_limits(jobs), PROSE_ENV: "myst"}  # the prose keeps its MyST roles for Jupyter Book
     for name in (DATA_ENV, RUNS_ENV, CACHE_ENV):
         value = os.environ.get(name, "").strip()
         if value and value.lower() != SYNTHETIC:
@@ -75,6 +76,7 @@ def run(
     waves = ([c for c in selected if c not in reading], reading)
     output_dir = chapters.executed_dir()
     with output_lock(output_dir, "xray-book run"):
+        _remove_strays(output_dir)
         print(
             f"Running {len(selected)} chapter(s) with profile '{profile}', {jobs} at a time: "
             + ", ".join(f"{k}={v}" for k, v in params.to_dict().items() if k != "profile"),
@@ -117,6 +119,13 @@ def run(
             }
         )
     return 0
+
+
+def _remove_strays(output_dir: Path) -> None:
+    """Staged inputs and unfinished copies of chapters whose run was killed (this process holds the folder's lock)."""
+    for stray in [*output_dir.glob(".*.input.ipynb"), *output_dir.glob(".*.ipynb.running-*")]:
+        print(f"note: removing {stray.name}, left by a run that was stopped", flush=True)
+        remove_quietly(stray)
 
 
 def _run_wave(

@@ -3,10 +3,10 @@
 What the chapters and ``xray-book train`` share, so both train exactly the same
 runs (same keys, same images)::
 
-    params = study.collect(globals())   # in a chapter; resolve_params(...) elsewhere
-    images = study.open_data(params)    # real data if found, else the stand-in
-    runs = study.train_model("m1", params, images)      # {protocol: Run}
-    runs = study.load_runs(params, images)              # {(model, protocol): Run}
+    params = plan.collect(globals())   # in a chapter; resolve_params(...) elsewhere
+    images = plan.open_data(params)    # real data if found, else the stand-in
+    runs = plan.train_model("m1", params, images)      # {protocol: Run}
+    runs = plan.load_runs(params, images)              # {(model, protocol): Run}
 
 ``xray-book train`` (:func:`train_all`) is meant for a GPU machine with JAX (or
 PyTorch) and no TensorFlow, no Jupyter::
@@ -31,7 +31,7 @@ from . import data as xdata
 from .config import STUDY_MODELS
 from .errors import RunError, XrayError
 from .params import ChapterParams, collect
-from .run_folders import Run, find_run, is_finished
+from .run_folders import Run, find_run, is_finished, recover
 
 __all__ = [
     "collect",
@@ -108,7 +108,7 @@ def load_runs(
         for protocol in params.protocols_for(model):
             config = params.train_config(model, protocol)
             folder = find_run(config, model_images, params.runs_dir)
-            if is_finished(folder):
+            if is_finished(folder) or recover(folder.parent, folder.name):
                 found[(model, protocol)] = Run.load(folder)
             elif not train_missing:
                 missing.append((model, protocol, folder))

@@ -1,4 +1,4 @@
-"""What `xray_utils.study` (and the page helpers) do for a notebook, checked directly rather than through a chapter run.
+"""What `xray_utils.plan` does for a notebook, checked directly rather than through a chapter run.
 
 Miniature datasets (`make_tree`) and, for the run bookkeeping, one tiny
 one-epoch Model 1.
@@ -7,22 +7,13 @@ one-epoch Model 1.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from helpers import make_tree, write_png
 
-from xray_utils import page, study
-from xray_utils.data import SYNTHETIC_BANNER, make_synthetic_dataset
+from xray_utils import plan
+from xray_utils.data import make_synthetic_dataset
 from xray_utils.errors import RunError
 from xray_utils.params import CHAPTER_PARAMETERS, resolve_params
-
-
-@pytest.fixture
-def shown(monkeypatch) -> list:
-    """What the chapter functions hand to IPython's display, in order."""
-    seen = []
-    monkeypatch.setattr(page, "_display", seen.append)
-    return seen
 
 
 def _params(data_dir, **values):
@@ -33,34 +24,15 @@ def _params(data_dir, **values):
 
 def test_collect_takes_only_the_chapter_parameters_from_the_namespace():
     namespace = {"epochs": 3, "image_size": 64, "protocols": "study", "np": np, "images": object()}
-    params = study.collect(namespace)
+    params = plan.collect(namespace)
     assert set(params.to_dict()) == set(CHAPTER_PARAMETERS)
     assert (params.epochs, params.image_size, params.protocols) == (3, 64, ("study",))
     assert params.batch_size == CHAPTER_PARAMETERS["batch_size"]
 
 
-def test_show_table_rounds_and_uses_the_first_column_as_index(shown):
-    page.show_table(pd.DataFrame({"model": ["m1", "m2"], "accuracy": [0.123456, 0.98765]}), digits=2)
-    (frame,) = shown
-    assert list(frame.index) == ["m1", "m2"] and frame.index.name == "model"
-    assert frame["accuracy"].tolist() == [0.12, 0.99]
-    page.show_table(pd.DataFrame({"accuracy": [0.5]}, index=pd.Index(["m3"], name="model")))
-    assert list(shown[1].index) == ["m3"] and list(shown[1].columns) == ["accuracy"]  # a real index is kept
-
-
-def test_the_banner_shows_only_for_synthetic_data(shown, capsys):
-    page.show_banner(False)
-    assert shown == [] and capsys.readouterr().err == ""
-    page.show_banner(True)
-    assert SYNTHETIC_BANNER in capsys.readouterr().err
-    (box,) = shown
-    assert box.data.startswith('<div class="admonition warning"><p class="admonition-title">Synthetic data</p>')
-    assert "Set XRAY_DATA_DIR to the COVID-19 Radiography" in box.data
-
-
 def test_open_data_loads_the_profile_size_and_says_what_it_loaded(tmp_path, capsys):
     make_tree(tmp_path, per_class=3)
-    images = study.open_data(_params(tmp_path))
+    images = plan.open_data(_params(tmp_path))
     assert images.images.shape == (9, 32, 32, 1) and images.counts == {"COVID": 3, "Normal": 3, "Viral Pneumonia": 3}
     assert not images.synthetic
     out = capsys.readouterr().out
@@ -70,18 +42,18 @@ def test_open_data_loads_the_profile_size_and_says_what_it_loaded(tmp_path, caps
 def test_images_for_reloads_only_when_the_model_needs_another_size(tmp_path):
     make_tree(tmp_path, per_class=3, size=(64, 64))
     params = _params(tmp_path, image_size=64, m4_image_size=32)
-    images = study.open_data(params)
-    assert study.images_for("m1", params, images) is images
-    for_m4 = study.images_for("m4", params, images)
+    images = plan.open_data(params)
+    assert plan.images_for("m1", params, images) is images
+    for_m4 = plan.images_for("m4", params, images)
     assert for_m4.images.shape == (9, 32, 32, 1) and list(for_m4.files) == list(images.files)
 
 
 def test_open_external_skips_the_synthetic_stand_in(tmp_path, capsys):
     root = make_synthetic_dataset(tmp_path / "syn", per_class=4, image_size=32)
     params = _params(root)
-    images = study.open_data(params)
+    images = plan.open_data(params)
     assert images.synthetic
-    assert study.open_external(params, images) is None
+    assert plan.open_external(params, images) is None
     assert "the synthetic stand-in has no held-out hospitals" in capsys.readouterr().out
 
 
@@ -89,7 +61,7 @@ def test_open_external_reads_external_dir_with_two_classes(tmp_path, capsys):
     make_tree(tmp_path / "data", per_class=3)
     make_tree(tmp_path / "other", per_class=2, names=["COVID", "Normal"])
     params = _params(tmp_path / "data", external_dir=str(tmp_path / "other"))
-    held_out = study.open_external(params, study.open_data(params))
+    held_out = plan.open_external(params, plan.open_data(params))
     assert held_out.counts == {"COVID": 2, "Normal": 2, "Viral Pneumonia": 0}
     assert held_out.data_subset == "external" and "every file in external_dir" in held_out.subset_reason
     assert "held-out set: 4 images" in capsys.readouterr().out
@@ -99,7 +71,7 @@ def test_a_broken_external_folder_beside_the_data_is_a_note_not_an_error(tmp_pat
     make_tree(tmp_path / "data", per_class=3)
     (tmp_path / "data" / "external").mkdir()
     params = _params(tmp_path / "data")
-    assert study.open_external(params, study.open_data(params)) is None
+    assert plan.open_external(params, plan.open_data(params)) is None
     assert "the 'external' folder beside the data is not a held-out set" in capsys.readouterr().out
 
 
@@ -108,9 +80,9 @@ def test_open_external_draws_later_files_from_the_same_2021_download(tmp_path):
     for name in ("COVID-1901", "COVID-1902", "Normal-2001", "Normal-2002"):
         write_png(dataset / name.split("-")[0] / "images" / f"{name}.png", seed=len(name))
     params = _params(tmp_path)
-    images = study.open_data(params)
+    images = plan.open_data(params)
     assert not {"COVID-1901.png", "Normal-2001.png"} & {f.rsplit("/", 1)[-1] for f in images.files}
-    held_out = study.open_external(params, images)
+    held_out = plan.open_external(params, images)
     assert sorted(f.rsplit("/", 1)[-1] for f in held_out.files) == [
         "COVID-1901.png",
         "COVID-1902.png",
@@ -123,14 +95,14 @@ def test_open_external_draws_later_files_from_the_same_2021_download(tmp_path):
 def test_a_trained_model_is_found_again_and_missing_ones_are_named(tmp_path, capsys):
     root = make_synthetic_dataset(tmp_path / "syn", per_class=12, image_size=32)
     params = _params(root, epochs=1, batch_size=8, protocols=["study"], runs_dir=str(tmp_path / "runs"))
-    images = study.open_data(params)
-    trained = study.train_model("m1", params, images)
+    images = plan.open_data(params)
+    trained = plan.train_model("m1", params, images)
     assert list(trained) == ["study"] and trained["study"].config["epochs"] == 1
-    found = study.load_runs(params, images, models=("m1",), train_missing=False)
+    found = plan.load_runs(params, images, models=("m1",), train_missing=False)
     assert list(found) == [("m1", "study")] and found[("m1", "study")].folder == trained["study"].folder
     with pytest.raises(RunError, match=r"No finished run for m2/study .*Train with: xray-book train .*--only m2"):
-        study.load_runs(params, images, models=("m1", "m2"), train_missing=False)
+        plan.load_runs(params, images, models=("m1", "m2"), train_missing=False)
     capsys.readouterr()
-    assert study.study_results(params, images) is None
+    assert plan.study_results(params, images) is None
     assert "No results yet (No finished run for m2/study" in capsys.readouterr().out
     assert trained["study"].folder.name.startswith("m1-study-")
