@@ -92,16 +92,16 @@ class Glue:
         """Bind ``value`` to ``name`` for later prose (returns nothing: a cell ending in it shows no stray value)."""
         self.values[name] = value.item() if hasattr(value, "item") else value  # NumPy scalars -> Python
 
+    def shown(self, ref: str) -> str:
+        """How the placeholder ``ref`` (``name`` or ``name:spec``) reads in the prose."""
+        name, _, spec = ref.partition(":")
+        if name not in self.values:
+            raise KeyError(f"prose quotes {{{name}}} before the chapter bound it (glue({name!r}, ...))")
+        return format(self.values[name], spec) if spec else str(self.values[name])
+
     def fill(self, markdown: str, book: bool | None = None) -> str:
         """``markdown`` with each placeholder replaced by its value (and, outside the book, MyST roles made plain)."""
-
-        def number(match: re.Match) -> str:
-            name, _, spec = match["ref"].partition(":")
-            if name not in self.values:
-                raise KeyError(f"prose quotes {{{name}}} before the chapter bound it (glue({name!r}, ...))")
-            return format(self.values[name], spec) if spec else str(self.values[name])
-
-        filled = _PLACEHOLDER.sub(number, markdown)
+        filled = _PLACEHOLDER.sub(lambda match: self.shown(match["ref"]), markdown)
         if book is None:
             book = os.environ.get(PROSE_ENV) == "myst"
         if not book:
@@ -110,25 +110,21 @@ class Glue:
         return filled
 
     def prose(self, markdown: str) -> None:
-        """Show ``markdown`` (a paragraph or more of the chapter) with this run's numbers in it."""
+        """Show ``markdown`` (a paragraph or more of the chapter) with this run's numbers in it.
+
+        The output's metadata records each number as shown (``xray_book.glued``),
+        for a test to find in any rendering of the notebook.
+        """
         text = self.fill(inspect.cleandoc(markdown))
+        quoted = {match["ref"]: self.shown(match["ref"]) for match in _PLACEHOLDER.finditer(markdown)}
         try:
             from IPython.display import Markdown
         except ImportError:
             print(text)
             return
-        _display(Markdown(text), metadata={"xray_book": {"glued": _quoted(markdown, self.values)}})
+        _display(Markdown(text), metadata={"xray_book": {"glued": quoted}})
 
 
 _PLACEHOLDER = re.compile(r"\{(?P<ref>[A-Za-z_]\w*(?::[^{}`]*)?)\}(?!`)")  # {name} or {name:spec}; not a role
 _TERM_ROLE = re.compile(r"\{term\}`(?P<text>[^`]+)`")
 _CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`(?P<keys>[^`]+)`")
-
-
-def _quoted(markdown: str, values: dict[str, Any]) -> dict[str, str]:
-    """The numbers ``markdown`` quotes, as shown: what a test looks for in a rendering of the notebook."""
-    quoted = {}
-    for match in _PLACEHOLDER.finditer(markdown):
-        name, _, spec = match["ref"].partition(":")
-        quoted[match["ref"]] = format(values[name], spec) if spec else str(values[name])
-    return quoted

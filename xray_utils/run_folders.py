@@ -13,7 +13,7 @@ A run folder ``<runs_dir>/<model>-<protocol>-<key>/`` holds::
     model.keras        the trained model
     COMPLETE           written last: only folders with it count as finished runs
 
-Training writes into a hidden staging folder (``.<name>.incomplete-<pid>``)
+Training writes into a hidden staging folder (``.<name>.incomplete-<pid>-<thread>``)
 and renames it into place only when everything is written, so a crash or
 Ctrl-C never leaves a half-written folder that looks finished, and never
 touches the previous finished run of the same configuration.
