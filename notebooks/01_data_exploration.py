@@ -118,7 +118,8 @@ print(data.age_summary(sources))
 # {cite}`kermany2018`. Keep that in mind: a model can tell the classes apart by *who*
 # and *where* as easily as by *what disease*. That is a {term}`confound`, and a model
 # that uses it has learned a {term}`shortcut <shortcut learning>`. (With
-# `data_subset=all` most normals are adults instead: read the age line above.)
+# `data_subset=all` on the full 2021 download most normals are adults instead:
+# Exercise 3 checks what your copy holds.)
 
 # %% [markdown]
 # ## How many images per class?
@@ -130,6 +131,22 @@ print(data.age_summary(sources))
 # %% tags=["nbval-check-output"]
 print(f"data_subset={params.data_subset}:", full_index.counts)
 print("images used here:", images.counts, "as", images.images.shape, images.images.dtype)
+
+# %% tags=["remove-input"]
+study_counts = {"COVID": 1200, "Normal": 1341, "Viral Pneumonia": 1345}
+short = {name: study_counts[name] - n for name, n in full_index.counts.items() if study_counts.get(name, n) > n}
+if images.synthetic:
+    count_note = "The synthetic stand-in has its own, generated counts: they say nothing about the study's data."
+elif short:
+    missing = ", ".join(f"{n:,} fewer {name}" for name, n in short.items())
+    count_note = (
+        f"Your copy holds fewer images than the study's classes had ({missing}): it is a selection, "
+        "not the complete 2020 classes. Every later chapter counts what your copy holds."
+    )
+else:
+    count_note = "Every later chapter counts what your copy holds, as above."
+glue("count_note", count_note)
+glue.prose("{count_note}")
 
 # %% mystnb={"image": {"alt": "Bar chart of the number of images in each class."}}
 plots.class_counts(images.counts, synthetic=images.synthetic);
@@ -149,15 +166,70 @@ plots.sample_grid(images.images, images.labels, images.class_names, synthetic=im
 
 # %% mystnb={"image": {"alt": "Histograms of pixel intensity (0 to 255) for each class."}}
 plots.intensity_histograms(images.images, images.labels, images.class_names, synthetic=images.synthetic);
+
+# %% tags=["remove-input"]
+gray_of = [images.images[images.labels == k][..., 0] for k in range(len(images.class_names))]
+means = [float(g.mean()) for g in gray_of]
+white_from = 252  # the histogram's last bin (64 bins over 0-255) holds 252 to 255
+white = [float((g >= white_from).mean()) for g in gray_of]
+glue("white_from", white_from)
+order, by_white = sorted(range(len(means)), key=means.__getitem__), sorted(range(len(white)), key=white.__getitem__)
+glue("brightest", images.class_names[order[-1]])
+glue("brightest_mean", means[order[-1]])
+glue("darkest", images.class_names[order[0]])
+glue("darkest_mean", means[order[0]])
+top, second = by_white[-1], by_white[-2]
+glue("whitest", images.class_names[top])
+glue("white_share", white[top])
+glue("white_next", images.class_names[second])
+glue("white_next_share", white[second])
+bump = white[top] > 0.001 and white[top] > 5 * white[second]
+glue("bump_note", "That is the bump at the right end of its curve. " if bump else "")
+cue_note = (
+    "Brightness, contrast and saturated white depend on the scanner, the exposure setting and each source's "
+    "processing as well as on the chest, so they are cues a CNN can use without reading lung tissue."
+)
+glue("cue_note", "On the synthetic stand-in these differences were drawn in on purpose." if images.synthetic else cue_note)
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Here {brightest} images are the brightest on average (mean pixel value {brightest_mean:.0f} of 255),
+{darkest} images the darkest ({darkest_mean:.0f}). {whitest} has the largest share of near-white
+pixels ({white_from} to 255, the histogram's last bin): {white_share:.2%} of its pixels, against
+{white_next_share:.2%} for {white_next}, the next. {bump_note}{cue_note}
+"""
+)
 # %% [markdown]
 # ## The raw files
 #
 # A survey of formats, pixel modes and sizes, read from the file headers. When
-# image size differs between classes (as in the raw 2020 release), size alone
-# reveals the class; the images are then all resized to the same square.
+# image size differs between classes, size alone reveals the class; the loader
+# resizes every image to the same square, so the models never see the file sizes.
 
 # %%
-page.show_table(data.survey_files(full_index))
+survey = data.survey_files(full_index)
+page.show_table(survey)
+
+# %% tags=["remove-input"]
+sizes = sorted(size.replace("x", "×") for size in set(survey["size (px)"]) - {"-"})
+per_class = survey[survey["size (px)"] != "-"].groupby("class")["size (px)"].agg(set)
+if images.synthetic:
+    size_note = f"Every file of the synthetic stand-in is {', '.join(sizes)}: it is generated at that size."
+elif len(sizes) == 1 and full_index.release == "2021" and sizes[0] != "299×299":
+    size_note = (
+        f"Every file here is {sizes[0]}, in every class: these are resized copies, since the Kaggle "
+        "2021 release's images are 299×299. Size cannot reveal the class, but any detail lost in the "
+        "resizing is lost to every model."
+    )
+elif len(sizes) == 1:
+    size_note = f"Every file here is {sizes[0]}, in every class: size cannot reveal the class."
+elif all(a.isdisjoint(b) for a in per_class for b in per_class if a is not b):
+    size_note = f"The files come in {len(sizes)} sizes, none shared by two classes: size alone reveals the class."
+else:
+    size_note = f"The files come in {len(sizes)} sizes ({', '.join(sizes)}), some shared between classes."
+glue("size_note", size_note)
+glue.prose("{size_note}")
 
 # %% [markdown]
 # ## Duplicates
@@ -178,7 +250,20 @@ print(
 )
 glue("duplicate_pairs", len(duplicates))
 glue("duplicates_crossing", crossing)
-page.show_table(duplicates.head(10))
+page.show_table(duplicates.head(10).filter(["file_a", "file_b", "kind", "distance", "crosses_split"]))  # names carry the class
+
+# %% tags=["remove-input"]
+glue("searched", len(images))
+glue("files_found", len(full_index.files))
+glue.prose(
+    """
+The search covered the {searched} images this run loaded (of {files_found} files in the
+chosen subset). It finds copies of one *image*, not one *patient* imaged twice: two
+radiographs of one patient taken on different days are different images, which the search
+is not built to match, and the file names carry no patient identifiers, so a split by image,
+like the study's, can still put one patient on both sides.
+"""
+)
 
 # %% [markdown]
 # ## The confound, in pictures
@@ -208,10 +293,67 @@ cross-validation:
 )
 
 # %% [markdown]
-# If that number is far above chance (one in three), part of what any CNN learns here
-# is *not* pathology. Chapter 8 measures how much: it hides the lungs from the
-# trained models, and tests them on adults from other hospitals.
-#
+# One number hides which classes the blur separates. The same classifier, on the same
+# five folds, predicting each image once from the fold that held it out:
+
+# %%
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import confusion_matrix
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+gray = images.images[..., 0].astype(np.float32)
+f = gray.shape[1] // thumb  # each thumbnail pixel is the mean of an f x f block, as in thumbnail_baseline
+thumbs = gray[:, : f * thumb, : f * thumb].reshape(len(gray), thumb, f, thumb, f).mean(axis=(2, 4))
+classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+folds = StratifiedKFold(5, shuffle=True, random_state=params.seed)
+predicted = cross_val_predict(classifier, thumbs.reshape(len(gray), -1), images.labels, cv=folds)
+matrix = confusion_matrix(images.labels, predicted)  # rows: true class, columns: predicted class
+for name, row, hits in zip(images.class_names, matrix, matrix.diagonal()):
+    print(f"{name}: recall {hits / row.sum():.0%}; predicted as", dict(zip(images.class_names, row.tolist())))
+
+# %% tags=["remove-input"]
+names = list(images.class_names)
+mistakes = int(matrix.sum() - matrix.trace())
+pair = [names.index(n) for n in ("Normal", "Viral Pneumonia") if n in names]
+between = int(matrix[pair[0], pair[1]] + matrix[pair[1], pair[0]]) if len(pair) == 2 else 0
+hospitals = sources.groupby("class")["hospital"].agg(set).to_dict()
+one_hospital = hospitals.get("Normal", set()) == hospitals.get("Viral Pneumonia") and len(hospitals["Normal"]) == 1
+shared = not images.synthetic and one_hospital and hospitals["Normal"].isdisjoint(hospitals.get("COVID", set()))
+recall = matrix.diagonal() / matrix.sum(axis=1)
+glue("recall_text", ", ".join(f"{r:.0%} of the {n} images" for n, r in zip(names, recall)))
+between_share = f"{between / mistakes:.0%}" if mistakes else "-"
+mistake_note = f"{between} of its {mistakes} mistakes ({between_share}) confuse Normal with Viral Pneumonia."
+glue("mistake_note", mistake_note if mistakes else "It made no mistakes.")
+
+# %% tags=["remove-input"]
+if shared:
+    source_note = (
+        "Normal and Viral Pneumonia images come from the same hospital and age group here, COVID images from other "
+        "hospitals and from adults. What sets COVID apart at this resolution can be source and age as well as "
+        "disease. What sets Normal apart from Viral Pneumonia cannot be the hospital; it can be the disease, since "
+        "a diffuse opacity is itself a coarse change, or any other difference within that hospital's images."
+    )
+elif images.synthetic:
+    source_note = "On the synthetic stand-in the classes differ, on purpose, by drawn body size and drawn opacities."
+else:
+    source_note = "The source table above says which classes share a hospital here."
+glue("source_note", source_note)
+glue.prose(
+    """
+Per class, the thumbnail classifier found {recall_text}. {mistake_note}
+{source_note}
+
+So a high thumbnail score shows that coarse, low-resolution differences suffice to separate
+these classes; it does not show that those differences are not pathology. Which ones the
+trained models use is what chapter 8 tests: it hides the lungs from them, and tests them on
+adults from other hospitals.
+"""
+)
+
+# %% [markdown]
 # ## Summary
 
 # %% tags=["remove-input"]
@@ -223,11 +365,12 @@ glue.prose(
   images from many places, paediatric normal and viral pneumonia images from one
   hospital.
 - Images are loaded once, as `uint8`, and cached; the models scale them themselves.
-- Duplicates that straddle the split leak test images into training: this run found
-  {duplicate_pairs} pairs, {duplicates_crossing} of them
-  across the split.
-- A blurred thumbnail alone scored {blur_accuracy:.0%} here. The further
-  that is above chance, the more a model can score without looking at the lungs.
+- Duplicates that straddle the split leak test images into training: among the {searched}
+  images of this run the search found {duplicate_pairs} pairs, {duplicates_crossing} of them
+  across the split. It cannot find one patient imaged twice.
+- A logistic regression on {thumb}×{thumb} thumbnails scored {blur_accuracy:.0%} here (chance: one in three):
+  coarse, low-resolution differences suffice to separate the classes that well. Whether they
+  are disease or source is what chapter 8 tests.
 """
 )
 
@@ -240,10 +383,23 @@ glue.prose(
 
 # %% tags=["solution"]
 # solution: score thumbnails of several sizes, e.g. 1, 2, 4, 8, 16, with evaluation.thumbnail_baseline
+scores = {}
 for size in (1, 2, 4, 8, 16):
-    score = evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params.seed)
-    print(f"{size:>2}x{size:<2} thumbnail: {score:.0%}")
-# Where even the 1x1 "thumbnail" (mean brightness) is well above chance, exposure alone tells the classes apart.
+    scores[size] = evaluation.thumbnail_baseline(images.images, images.labels, size=size, seed=params.seed)
+    print(f"{size:>2}x{size:<2} thumbnail: {scores[size]:.0%}")
+
+# %% tags=["remove-input"]
+glue("one_pixel", scores[1])
+glue("best_size", max(scores, key=scores.get))
+glue("best_score", max(scores.values()))
+glue.prose(
+    """
+The 1×1 "thumbnail", each image's mean brightness and nothing else, scored {one_pixel:.0%}
+(chance: one in three); the best size here was {best_size}×{best_size}, at {best_score:.0%}. Where the
+1×1 score is well above chance, overall brightness alone goes with the class in this
+collection, and brightness is set by exposure, scanner and processing as well as by the chest.
+"""
+)
 
 # %% [markdown]
 # **Exercise 2.** List the non-medical differences you can see between the classes
@@ -283,8 +439,27 @@ page.show_table(pd.DataFrame(rows), 1)
 every_file = data.resolve_dataset(params.data_dir, subset="all")
 print(f"data_subset=all: {every_file.subset_reason}")
 print(data.age_summary(data.provenance_table(every_file)))
-# With the 2021 release most normals are then adults (RSNA): the age shortcut weakens for Normal,
-# but a hospital shortcut appears (adult normals from one US source, adult COVID from others).
+
+# %% tags=["remove-input"]
+every_sources = data.provenance_table(every_file)
+normals = every_sources[every_sources["class"] == "Normal"]
+adult_share = normals.loc[normals["age group"] == "adults", "images"].sum() / max(normals["images"].sum(), 1)
+shortcut = (
+    "the age shortcut weakens for Normal, but a hospital shortcut appears in its place "
+    "(adult normals from one US source, adult COVID images from others)"
+)
+full_download = f"On the full 2021 download `all` adds 8,851 adult normals (RSNA challenge, US): {shortcut}."
+if images.synthetic:
+    all_note = "The synthetic stand-in has no 2021 additions, so `all` changes nothing here. " + full_download
+elif adult_share > 0:
+    all_note = f"Here `all` holds {len(every_file.files):,} files, and {adult_share:.0%} of its normals are adults: {shortcut}."
+else:
+    all_note = (
+        f"Your copy holds none of the 2021 adult normals: `all` finds {len(every_file.files):,} files (the study "
+        f"subset: {len(full_index.files):,}) and every normal is still a child's. " + full_download
+    )
+glue("all_note", all_note)
+glue.prose("{all_note}")
 
 # %% [markdown]
 # **Exercise 4.** The near-duplicate search counts two images as copies when their
@@ -307,3 +482,42 @@ if len(new):
         title="New near-duplicate pairs: the same radiograph?",
         synthetic=images.synthetic,
     )
+
+# %% tags=["remove-input"]
+position = {f: i for i, f in enumerate(images.files)}
+
+
+def pixel_difference(table):
+    """Median over pairs of the mean absolute difference of the two images, in grey levels (0-255)."""
+    gaps = [
+        np.abs(images.images[position[r.file_a], ..., 0].astype(np.int16) - images.images[position[r.file_b], ..., 0]).mean()
+        for r in table.itertuples()
+    ]
+    return float(np.median(gaps)) if gaps else float("nan")
+
+
+added, close = wider[wider.distance > 2], wider[wider.distance <= 2]
+added_diff, close_diff = pixel_difference(added), pixel_difference(close)
+if not len(added):
+    found = "In this run no new pairs came in at 3 to 6 bits."
+else:
+    found = (
+        f"In this run {len(added)} new pairs came in at 3 to 6 bits, {int((added.class_a != added.class_b).sum())} "
+        f"of them between two classes (two radiographs, or a labelling error); the two images of a new pair differ "
+        f"by {added_diff:.0f} grey levels per pixel (median over pairs)"
+        + (f", those of a pair within 2 bits by {close_diff:.0f}" if len(close) else "") + "."
+    )
+    if len(close) and added_diff > 2 * close_diff:
+        found += " The new pairs differ far more than the close ones: most are likely look-alikes, not copies."
+glue("wider_note", found)
+
+# %% tags=["remove-input"]
+glue.prose(
+    """
+Not necessarily, and the hash says why. A 64-bit perceptual hash keeps only the
+coarsest pattern of a shrunken, blurred image, so a few more bits of tolerance admit images that
+share layout and exposure without being one radiograph. A copy must also agree in the details the
+hash throws away: text markers, wires and tubes, the outline of ribs, heart and clavicles; two
+different radiographs differ there even when their layout agrees. {wider_note}
+"""
+)

@@ -54,11 +54,13 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %%
 import numpy as np
 
-from xray_utils import evaluation, full_study, page, plan, plots
+from xray_utils import evaluation, full_study, narrative, page, plan, plots
 from xray_utils.models import build_model, layer_table
 
-params = plan.collect(globals())
+params = plan.collect(globals())  # this build's settings: the profile above and its overrides
 images = plan.open_data(params)
+
+# %% tags=["remove-input"]
 page.show_banner(images.synthetic)
 glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
@@ -66,9 +68,43 @@ glue = page.Glue()  # this run's numbers, for the prose that quotes them
 # ## The code
 #
 # Model 3 is `study_cnn(..., batch_norm=True, dropout={1: 0.8, 3: 0.2})` (chapter 2
-# shows the function, chapter 3 the `build_model` line): a `Dropout` at the end of
-# blocks 1 and 3, after their batch normalization.
-#
+# shows the function): a `Dropout` at the end of blocks 1 and 3, after their batch
+# normalization. In plain Keras, the whole recipe in one cell you can copy into a
+# blank notebook (nothing from this book's package; `images.images` and
+# `images.labels` are plain NumPy arrays, `EPOCHS` and `BATCH` this build's profile;
+# its batches and first weights differ from the package's run, so its accuracy is
+# its own):
+
+# %% tags=["copyable"]
+import keras
+from sklearn.model_selection import train_test_split
+
+EPOCHS, BATCH = params.epochs, params.batch_size  # this build's profile (the study: 50, 32)
+x, y = images.images, keras.utils.to_categorical(images.labels)  # uint8 (N, S, S, 3); one-hot (N, 3)
+x_train, x_test, y_train, y_test = train_test_split(x, y, stratify=y, test_size=0.2, random_state=1987)
+
+model = keras.Sequential([keras.Input(shape=x.shape[1:]), keras.layers.Rescaling(1 / 255)])
+dropout = {1: 0.8, 3: 0.2}  # block number: rate
+for block, filters in enumerate((128, 64, 32, 32), start=1):
+    model.add(keras.layers.Conv2D(filters, kernel_size=2, padding="same", activation="relu"))
+    model.add(keras.layers.MaxPooling2D(pool_size=2))
+    model.add(keras.layers.BatchNormalization())
+    if block in dropout:
+        model.add(keras.layers.Dropout(dropout[block]))
+model.add(keras.layers.Flatten())
+model.add(keras.layers.Dense(100, activation="relu"))
+model.add(keras.layers.Dense(50, activation="relu"))
+model.add(keras.layers.Dense(3, activation="softmax"))
+
+adam = keras.optimizers.Adam(learning_rate=0.001)
+model.compile(optimizer=adam, loss="categorical_crossentropy", metrics=["accuracy"])
+lower_rate = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.1, mode="max")
+model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH,
+          validation_data=(x_test, y_test), callbacks=[lower_rate], verbose=0)  # the study's flaw, kept
+loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"plain Keras, {EPOCHS} epochs: test accuracy {accuracy:.3f}")
+
+# %% [markdown]
 # ## What dropout does
 #
 # Dropout {cite}`srivastava2014` sets a random fraction of a layer's outputs to zero at
@@ -136,12 +172,21 @@ study = runs["study"]
 # and ended at 2.38 while the training loss was 0.003.
 
 # %% mystnb={"image": {"alt": "Learning curves of Model 3: training and validation loss and accuracy, and the learning rate, per epoch."}}
-plots.learning_curves(study.history, "Model 3, study protocol", synthetic=images.synthetic);
+plots.learning_curves(study.history, "Model 3, this build (study protocol)", steering="test set (steers)", synthetic=images.synthetic);
+
+# %% tags=["remove-input"]
+glue("m3_schedule", narrative.schedule_sentence(study))
+glue.prose("{m3_schedule}")
 # %% [markdown]
 # ## Test results
 
 # %%
-page.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items()}))
+page.show_table(evaluation.results_summary(runs))
+
+# %% tags=["remove-input"]
+glue("m3_arms", narrative.arms_sentence(runs))
+glue("m3_spread", narrative.spread_sentence(params, "m3", study, images.synthetic))
+glue.prose("{m3_arms} {m3_spread}")
 
 # %% [markdown]
 # The per-class report shows *where* the model fails. In the study, normal images were
@@ -152,7 +197,7 @@ page.show_table(evaluation.results_table({("m3", p): r for p, r in runs.items()}
 page.show_table(evaluation.report_frame(study), 3)
 
 # %% mystnb={"image": {"alt": "Confusion matrix of Model 3 on the test set (rows: true class, columns: predicted class)."}}
-plots.confusion_matrix(study, "Model 3 (study protocol)", synthetic=images.synthetic);
+plots.confusion_matrix(study, "Model 3, this build (study protocol)", synthetic=images.synthetic);
 
 # %% [markdown]
 # ## How much of the collapse is luck?
@@ -197,6 +242,39 @@ such pair.)
 # protocol therefore keeps the study's fixed schedule and last epoch.
 
 # %% [markdown]
+# ## At full scale: the study's settings
+#
+# This build's run above is a small demonstration (its profile is named in the line
+# at the top of the page). The same code also ran at the study's settings on a GPU:
+# the *full study*, committed to the repository as numbers (no weights, no images).
+# Its learning curves, per-class report beside the one the study published, and
+# confusion matrix:
+
+# %% tags=["remove-input"]
+full = full_study.load_full_study()
+full_run = full.runs.get(("m3", "study")) if full else None
+glue("m3_full", narrative.full_scale_sentence(full, "m3"))
+glue("m3_gap", narrative.published_gap_sentence(full, "m3"))
+glue.prose("{m3_full}")
+
+# %% mystnb={"image": {"alt": "Learning curves of Model 3 in the full study: loss and accuracy per epoch for training and the steering (test) set, and the learning rate."}} tags=["remove-input"]
+if full_run is not None:
+    plots.learning_curves(full_run.history, "Model 3, full study (study protocol)", steering="test set (steers)")
+
+# %% tags=["remove-input"]
+if full_run is not None:
+    page.show_table(full_study.report_beside_published(full_run, "m3"), 3)
+
+# %% mystnb={"image": {"alt": "Confusion matrix of Model 3 in the full study (rows: true class, columns: predicted class)."}} tags=["remove-input"]
+if full_run is not None:
+    plots.confusion_matrix(full_run, "Model 3, full study (study protocol)");
+
+# %% tags=["remove-input"]
+if full_run is not None:
+    glue("m3_full_cuts", narrative.schedule_sentence(full_run, "the full study's run"))
+    glue.prose("{m3_full_cuts} {m3_gap}")
+
+# %% [markdown]
 # ## Summary
 #
 # - Dropout zeroes random activations while training (keeping their expected sum)
@@ -210,16 +288,39 @@ such pair.)
 #
 # **Exercise 1.** Pass a batch of this build's test images through Model 3 twice
 # with `training=True` and once with `training=False`. How different are the class
-# probabilities? (Use `study.load_model()` and a few images from `images.images`.)
+# probabilities? (Use `study.load_model()` and a few of its test images:
+# `study.predictions()["indices"]` indexes them in `images.images`.)
 
 # %% tags=["solution"]
 trained = study.load_model()
-batch = images.images[:16]
+batch = images.images[study.predictions()["indices"][:16]]  # 16 test images
 # solution: compare trained(batch, training=True) with trained(batch, training=False)
 noisy = keras.ops.convert_to_numpy(trained(batch, training=True))
 clean = keras.ops.convert_to_numpy(trained(batch, training=False))
 print(f"mean absolute difference in class probabilities: {np.abs(noisy - clean).mean():.3f}")
 print(f"predicted class changes for {(noisy.argmax(1) != clean.argmax(1)).sum()} of {len(batch)} images")
+
+# %% tags=["remove-input"]
+glue("ex1_changed", int((noisy.argmax(1) != clean.argmax(1)).sum()))
+glue("ex1_diff", float(abs(noisy - clean).mean()))
+glue("ex1_images", len(batch))
+glue(
+    "ex1_reading",
+    "Even where no predicted class changes, the probabilities move: dropout is noise on every training step, and "
+    "a confident prediction survives it while its score shifts."
+    if int((noisy.argmax(1) != clean.argmax(1)).sum()) == 0
+    else "Where the predicted class changes, those images sit near a decision boundary, and dropout's noise on "
+    "a training step is enough to push them across it.",
+)
+glue.prose(
+    """
+With dropout active the class probabilities moved by {ex1_diff:.3f} on average, and
+{ex1_changed} of {ex1_images} predicted classes changed. {ex1_reading} The other
+difference between the two modes is batch normalization: with `training=True` it
+uses this batch's statistics rather than the running averages, which is the mismatch
+behind the model's collapse when the averages are poor.
+"""
+)
 
 # %% [markdown]
 # **Exercise 2.** Build a variant with `Dropout(0.2)` in place of `Dropout(0.8)`

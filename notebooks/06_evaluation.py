@@ -55,10 +55,14 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %%
 
-from xray_utils import data, evaluation, full_study, page, plan, plots
+import pandas as pd
 
-params = plan.collect(globals())
+from xray_utils import data, evaluation, full_study, narrative, page, plan, plots
+
+params = plan.collect(globals())  # this build's settings: the profile above and its overrides
 images = plan.open_data(params)
+
+# %% tags=["remove-input"]
 page.show_banner(images.synthetic)
 glue = page.Glue()  # this run's numbers, for the prose that quotes them
 
@@ -74,6 +78,7 @@ glue = page.Glue()  # this run's numbers, for the prose that quotes them
 # %%
 runs = plan.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
+full = full_study.load_full_study()  # the committed full-scale runs (numbers only), or None
 for (model, protocol), run in runs.items():
     print(
         f"{model:>3} / {protocol:<12} {run.name}  ({run.metrics['epochs_run']} epochs, "
@@ -92,17 +97,20 @@ print(sorted(runs), {run.metrics["test_images"] for run in runs.values()})
 # set it also used for validation, after epoch 50). Our rows use the same protocol.
 # The 95 % interval is the exact (Clopper-Pearson) binomial interval for an accuracy
 # measured on this many test images: it says how far the accuracy on *other* images
-# from the same source could plausibly lie. Two models whose intervals overlap widely
-# are not shown to differ. (Chapter 7 computes bootstrap intervals for per-class
-# rates too; for overall accuracy the two methods give close but not identical
-# bounds.)
+# from the same source could plausibly lie. It is a statement about *one* model.
+# Whether two models differ is another question, with its own test: both were scored
+# on the same images, so the paired test (McNemar's, chapter 7) asks how often one is
+# right where the other is wrong. Two intervals can overlap while the paired test
+# finds a clear difference, and overlap is not what any test measures. (Chapter 7
+# also computes bootstrap intervals and compares them with these.)
 
 # %%
 table = evaluation.results_table(study_runs)
-page.show_table(table.drop(columns=["title"]))
+labels = {model: full_study.model_label(run) for (model, _), run in study_runs.items()}
+page.show_table(evaluation.results_summary({labels[m]: run for (m, _), run in study_runs.items()}))
 
 # %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}}
-plots.accuracy_comparison(table, synthetic=images.synthetic);
+plots.accuracy_comparison(table, synthetic=images.synthetic, full=full.study_runs() if full else None);
 # %% [markdown]
 # ## Classification reports
 #
@@ -111,12 +119,11 @@ plots.accuracy_comparison(table, synthetic=images.synthetic);
 # number, obvious here.
 
 # %%
-for (model, _protocol), run in study_runs.items():
-    print(evaluation.MODEL_TITLES[model])
-    page.show_table(evaluation.report_frame(run), 3)
+reports = {labels[m]: evaluation.report_frame(run).drop(index=["macro avg", "weighted avg"]) for (m, _), run in study_runs.items()}
+page.show_table(pd.concat(reports, names=["model", "class"]), 3)
 
-# %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
-plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
+# %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set, two to a row."}}
+plots.confusion_grid({labels[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 # %% [markdown]
 # ## ROC curves and AUC
 #
@@ -126,7 +133,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # another class. The original study reported none of this.
 
 # %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models."}}
-plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
+plots.roc_grid({labels[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
 # %%
 page.show_table(evaluation.auc_table(study_runs))
 
@@ -155,11 +162,14 @@ plots.split_diagram(
     {p: data.make_split(p, images.labels, params.seed) for p in data.PROTOCOLS}, synthetic=images.synthetic
 );
 # %% [markdown]
-# The table gives, per model, the three test accuracies, `leak` = test_steered −
-# corrected, how many test images changed verdict between the two, McNemar's exact
-# p-value for that difference (chapter 7), whether the two schedules cut the rate in
-# the same epochs (then the runs are identical), and `more_data` = study −
-# test_steered. This build first:
+# The first table gives, per model, the three test accuracies and `more_data` =
+# study − test_steered. The second gives the leak, test_steered − corrected, in
+# accuracy points with its paired 95 % interval (Newcombe's method for two
+# proportions measured on the same images), how many test images changed verdict
+# between the two runs, McNemar's exact p-value (chapter 7), the smallest leak this
+# test set would detect four times in five, and whether the two runs were identical
+# by construction: when the rate fell in the same epochs under both steering sets,
+# the runs trained identically and say nothing about the leak. This build first:
 
 # %%
 comparison = evaluation.protocol_comparison(runs)
@@ -169,7 +179,17 @@ if comparison.empty:
         "runs of a model, so it is not measured here. The full study below measures it."
     )
 else:
-    page.show_table(comparison)
+    page.show_table(comparison[["study", "test_steered", "corrected", "more_data"]])
+    page.show_table(evaluation.leak_view(comparison))
+
+# %% tags=["remove-input"]
+if not comparison.empty:
+    identical = comparison["same_schedule"].astype(bool) & (comparison["images_changed"] == 0)
+    if identical.all():
+        glue("build_leak", "In this build every pair trained identically (the learning rate fell in the same epochs, or never, under both steering sets), so this build measures no leak at all: that takes runs long enough for the steering images to change the schedule.")
+    else:
+        glue("build_leak", f"In this build {int((~identical).sum())} of {len(identical)} models' pairs differ; their intervals say how large a leak the data allow.")
+    glue.prose("{build_leak}")
 
 # %% [markdown]
 # Small profiles train briefly on few images: expect their differences to be noise.
@@ -177,42 +197,39 @@ else:
 # same thing at full scale, with two more seeds for Models 1 and 3:
 
 # %%
-full = full_study.load_full_study()
 seed_runs = full_study.load_seed_runs(full) if full else {}
 if full:
-    page.show_table(evaluation.protocol_comparison(full.runs))
     by_seed = evaluation.leak_by_seed(seed_runs)
-    page.show_table(by_seed)
+    page.show_table(evaluation.leak_view(by_seed))
 else:
     print("No full-study results found in results/full.")
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 if full:
-    leaks = by_seed["leak"] * 100
-    glue("leak_pairs", len(by_seed))
-    glue("leak_min_points", float(leaks.min()))
-    glue("leak_max_points", float(leaks.max()))
-    glue("leak_same_schedule", int(by_seed["same_schedule"].sum()))
-    glue("leak_min_p", float(by_seed["leak_p"].min()))
-    significant = int((by_seed["leak_p"] < 0.05).sum())
-    glue("leak_significant", "none" if significant == 0 else f"{significant}")
+    pooled = evaluation.leak_summary(evaluation.leak_pairs(seed_runs))
+    for name in ("pairs", "pairs_identical", "pairs_pooled", "images_changed", "test_images"):
+        glue(name, pooled[name])
+    for name in ("leak", "leak_low", "leak_high", "detectable_leak"):
+        glue(name, pooled[name] * 100)
+    glue("leak_p", pooled["leak_p"])
     more = evaluation.protocol_comparison(full.runs)["more_data"].dropna() * 100
     glue("more_data_min_points", float(more.min()))
     glue("more_data_max_points", float(more.max()))
-
-# %% tags=["remove-input"]
-glue.prose(
-    """
-Across the full study's {leak_pairs} pairs, steering with the test set
-moved test accuracy by between {leak_min_points:+.2f} and
-{leak_max_points:+.2f} points (differences significant at 5 %:
-{leak_significant}; smallest McNemar p: {leak_min_p:.3f}). In {leak_same_schedule} pairs the schedule
-cut the rate in exactly the same epochs under both steering sets, so the two runs
-trained identically. Ten per cent more training images (`more_data`) moved accuracy
-by between {more_data_min_points:+.2f} and
-{more_data_max_points:+.2f} points.
+    glue.prose(
+        """
+Of the full study's {pairs} pairs (models and seeds), {pairs_identical} trained identically by
+construction (the same schedule under both steering sets, no test image changed): they carry
+no information about the leak and are left out. Pooled over the other {pairs_pooled}
+({test_images:,} image-pairs, {images_changed} of them discordant), steering with the test
+set moved test accuracy by {leak:+.2f} points, 95 % interval {leak_low:+.2f} to
+{leak_high:+.2f} (McNemar p = {leak_p:.3f}; approximate, since every pair is scored on the
+same test images). "Not significant" is weak evidence here: with this few discordant images,
+a leak needs to be about {detectable_leak:.2f} points before this test set would detect it
+four times in five, so a leak of a few tenths of a point could hide in these data. Ten per
+cent more training images (`more_data`) moved accuracy by between {more_data_min_points:+.2f}
+and {more_data_max_points:+.2f} points.
 """
-)
+    )
 
 # %% [markdown]
 # Why so small? In this recipe the steering images act only through *when* the
@@ -240,7 +257,8 @@ if full and ("m1", "test_steered") in full.runs and ("m1", "corrected") in full.
 #   set too, and no experiment here undoes it. An untouched final test set, used
 #   once, is the only protection.
 # - Seed-to-seed differences (chapter 4 shows Model 3's) can dwarf the leak: a single
-#   run per model cannot rank models whose intervals overlap.
+#   run per model cannot rank two models whose difference is smaller than what a
+#   change of seed does, whatever their intervals look like.
 
 # %% [markdown]
 # ## The full study
@@ -256,17 +274,28 @@ if full and ("m1", "test_steered") in full.runs and ("m1", "corrected") in full.
 # %%
 print(full.describe() if full else "No full-study results found in results/full.")
 
+# %% tags=["remove-input"]
+if full:
+    glue("full_data", full.data_sentence())
+    glue("full_gaps", narrative.published_gaps_summary(full))
+    glue.prose("{full_data}")
+
 # %%
 if full:
-    page.show_table(evaluation.results_table(full.study_runs()).drop(columns=["title"]))
+    full_labels = {m: full_study.model_label(r) for (m, _), r in full.study_runs().items()}
+    page.show_table(evaluation.results_summary({full_labels[m]: r for (m, _), r in full.study_runs().items()}))
+
+# %% tags=["remove-input"]
+if full:
+    glue.prose("{full_gaps}")
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models in the full study (192x192 inputs, every image, 50 epochs)."}}
 if full:
-    plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in full.study_runs().items()})
+    plots.confusion_grid({full_labels[m]: r for (m, _), r in full.study_runs().items()})
 
 # %% mystnb={"image": {"alt": "One-vs-rest ROC curves per class for each of the four models in the full study."}}
 if full:
-    plots.roc_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in full.study_runs().items()})
+    plots.roc_grid({full_labels[m]: r for (m, _), r in full.study_runs().items()})
 
 # %% [markdown]
 # ## Summary
@@ -280,8 +309,9 @@ if full:
 #
 # ## Exercises
 #
-# **Exercise 1.** How many test images would you need for the 95 % intervals of a 97 %
-# and a 98 % model not to overlap? Try test-set sizes until they separate.
+# **Exercise 1.** How many test images would it take for the 95 % intervals of a 97 %
+# and a 98 % model to stop overlapping? Try test-set sizes until they separate. (Then
+# read the note after the solution: why that is the wrong way to compare two models.)
 
 # %% tags=["solution"]
 # solution: the smallest test set on which the intervals of 0.97 and 0.98 no longer overlap
@@ -295,6 +325,13 @@ n = 100
 while intervals_overlap(n):
     n += 100
 print(f"about {n:,} test images (the study had 778)")
+
+# %% [markdown]
+# Non-overlap is a far stricter bar than a test: two 95 % intervals can overlap while
+# the difference between the two accuracies is still clearly non-zero, so waiting for
+# separation wastes images. And two models scored on the *same* test images are
+# compared best by a paired test, which looks only at the images where they disagree:
+# McNemar's, as exercise 3 and chapter 7 do.
 
 # %% [markdown]
 # **Exercise 2.** Pick this build's model with the lowest COVID recall. Which class

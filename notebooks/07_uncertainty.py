@@ -62,17 +62,21 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # test predictions), and compares the four models under the study's protocol.
 
 # %%
+import numpy as np
 import pandas as pd
 
 from xray_utils import evaluation, full_study, page, plan, plots
 
-params = plan.collect(globals())
+params = plan.collect(globals())  # this build's settings: the profile above and its overrides
 images = plan.open_data(params)
+
+# %% tags=["remove-input"]
 page.show_banner(images.synthetic)
 glue = page.Glue()  # this run's numbers, for the prose that quotes them
 runs = plan.load_runs(params, images)
 study_runs = {key: run for key, run in runs.items() if key[1] == "study"}
 model_images = {model: plan.images_for(model, params, images) for model, _ in study_runs}
+labels = {key: full_study.model_label(run) for key, run in study_runs.items()}  # e.g. "Model 4: DenseNet121, ..."
 n_test = len(next(iter(study_runs.values())).predictions()["y_true"])
 glue("n_test", n_test)
 print(f"{len(study_runs)} study-protocol runs, each scored on the same {n_test} test images")
@@ -117,9 +121,12 @@ print(
 # test sets: it errs on the wide side. The bootstrap needs no such formula: it works
 # for any metric (macro F1 has no exact interval), keeps the class sizes fixed as the
 # split did, and takes percentiles of the resampled values, which is close to 95 %
-# coverage for large test sets and a little optimistic for small ones. So the
-# bootstrap interval is usually the narrower of the two, and the last digits differ.
-# Neither is wrong; report which one you used.
+# coverage for large test sets and a little optimistic for small ones. Keeping the
+# class sizes fixed also removes one source of spread that Clopper-Pearson counts:
+# a test set with more images of the class the model finds hardest. The more the
+# model's recall differs between classes, the narrower the bootstrap interval is than
+# the exact one. Neither is wrong; report which one you used. The sentence after the
+# table says how far apart the two are in this run.
 
 # %%
 exact = evaluation.results_table(study_runs, with_published=False)
@@ -135,6 +142,62 @@ side_by_side = pd.DataFrame(
     index=pd.Index(bootstrap.index, name="run"),
 )
 page.show_table(side_by_side, 3)
+
+# %% tags=["remove-input"]
+short = {f"{m}/{p}": evaluation.MODEL_TITLES[m].split(":")[0] for m, p in study_runs}  # "Model 1"
+bound_gap = np.maximum(
+    (side_by_side["exact low"] - side_by_side["bootstrap low"]).abs(),
+    (side_by_side["exact high"] - side_by_side["bootstrap high"]).abs(),
+)
+gap_run = bound_gap.idxmax()
+width_ratio = (side_by_side["bootstrap high"] - side_by_side["bootstrap low"]) / (
+    side_by_side["exact high"] - side_by_side["exact low"]
+)
+predicted = study_runs[tuple(gap_run.split("/"))].predictions()
+right = predicted["y_prob"].argmax(1) == predicted["y_true"]
+recalls = np.array([right[predicted["y_true"] == c].mean() for c in np.unique(predicted["y_true"])])
+sizes = np.array([(predicted["y_true"] == c).sum() for c in np.unique(predicted["y_true"])])
+binomial = right.mean() * (1 - right.mean()) * len(right)  # variance of the count of right images
+within = (sizes * recalls * (1 - recalls)).sum()  # the same, with the class sizes held fixed
+glue("gap_max", bound_gap.max())
+glue("bound_gaps", "; ".join(f"{short[k]} {g:.3f}" for k, g in bound_gap.items()))
+glue("gap_model", labels[tuple(gap_run.split("/"))])
+glue("gap_ratio", width_ratio[gap_run])
+glue("recall_low", recalls.min())
+glue("recall_high", recalls.max())
+glue("between_share", 1 - within / binomial if binomial > 0 else 0.0)
+glue("gap_expected", np.sqrt(within / binomial) if binomial > 0 else 1.0)
+glue("narrower", int((width_ratio < 1).sum()))
+glue(
+    "gap_rest",
+    "The rest of the gap is Clopper-Pearson's wide side."
+    if width_ratio[gap_run] < np.sqrt(within / binomial if binomial > 0 else 1.0) - 0.02
+    else "",
+)
+
+# %% tags=["remove-input"]
+if bound_gap.max() < 0.005:
+    glue.prose("""In this run the two agree to within {gap_max:.3f} at every bound: only the last digits differ.""")
+else:
+    glue.prose(
+        """
+In this run the bootstrap interval is the narrower for {narrower} of the
+four models, and the largest difference between a bootstrap bound and the
+exact one is, per model: {bound_gaps}. It is largest for {gap_model},
+whose bootstrap interval is {gap_ratio:.0%} as wide as the exact one.
+"""
+    )
+if bound_gap.max() >= 0.005 and width_ratio[gap_run] < 1:
+    glue.prose(
+        """
+That model's recall runs from {recall_low:.2f} to {recall_high:.2f}
+across the classes. Differences between the classes make up
+{between_share:.0%} of the binomial variance of its count of right images;
+the stratified bootstrap holds the class sizes fixed, so that part adds nothing to
+its spread, and from this alone its interval would be about
+{gap_expected:.0%} as wide as a binomial one. {gap_rest}
+"""
+    )
 
 # %% [markdown]
 # ### Intervals of width zero
@@ -192,17 +255,51 @@ glue("significant_raw", int((comparisons["p_value"] < 0.05).sum()))
 glue("significant_holm", int((comparisons["p_holm"] < 0.05).sum()))
 page.show_table(comparisons, digits=6)
 
+
+# %% tags=["remove-input"]
+def separated_pairs(table, names):
+    """The pairs of ``table`` (mcnemar_table) that Holm separates at 5 %, in words."""
+    chosen = [
+        " and ".join(names[part] for part in pair.split(" vs ")) for pair in table["pair"][table["p_holm"] < 0.05]
+    ]
+    return "; ".join(chosen) if chosen else "no pair"
+
+
+exact_bounds = {
+    f"{m}/{p}": (lo, hi) for m, p, lo, hi in exact[["model", "protocol", "ci95_low", "ci95_high"]].to_numpy()
+}
+overlap = np.array(
+    [
+        max(exact_bounds[a][0], exact_bounds[b][0]) <= min(exact_bounds[a][1], exact_bounds[b][1])
+        for a, b in comparisons["pair"].str.split(" vs ")
+    ]
+)
+glue("separated", separated_pairs(comparisons, short))
+glue("overlapping", int(overlap.sum()))
+glue("overlap_separated", int((overlap & (comparisons["p_holm"] < 0.05).to_numpy()).sum()))
+
 # %% tags=["remove-input"]
 glue.prose(
     """
 Of these {pairs} pairs, {significant_raw} have a p-value below
-5 % on their own and {significant_holm} after Holm's adjustment. Where
-the disagreements fall, class by class ({term}`confusion matrices <confusion matrix>`):
+5 % on their own and {significant_holm} after Holm's adjustment
+(separated: {separated}).
+
+Do not compare the intervals instead. Each interval describes one model alone, as if
+it had been tested on its own images; overlapping intervals therefore do not show
+that two models are equal, nor even that the paired test would fail to separate
+them, because McNemar uses what the intervals ignore: both models saw the same
+images, and only the images on which they disagree carry the difference. (Two 95 %
+intervals that do not overlap do point to a difference.) In this run the exact
+intervals of {overlapping} of the {pairs} pairs overlap, and McNemar after
+Holm separates {overlap_separated} of those.
+
+Where the disagreements fall, class by class ({term}`confusion matrices <confusion matrix>`):
 """
 )
 
 # %% mystnb={"image": {"alt": "Confusion matrices of the four models on the test set."}}
-plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic);
+plots.confusion_grid({labels[key]: run for key, run in study_runs.items()}, synthetic=images.synthetic);
 # %% [markdown]
 # ## Can the confidence be trusted?
 #
@@ -216,9 +313,7 @@ plots.confusion_grid({evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.
 # table below covers every run.
 
 # %% mystnb={"image": {"alt": "Reliability diagrams, one panel per model: observed accuracy against stated confidence in each confidence bin, with the number of predictions per bin and the diagonal of perfect calibration."}}
-plots.reliability_diagram(
-    {evaluation.MODEL_TITLES[m]: r for (m, _), r in study_runs.items()}, synthetic=images.synthetic
-);
+plots.reliability_diagram({labels[key]: run for key, run in study_runs.items()}, columns=2, synthetic=images.synthetic);
 # %%
 page.show_table(evaluation.calibration_table(runs), 3)
 
@@ -226,17 +321,17 @@ page.show_table(evaluation.calibration_table(runs), 3)
 # ## The most confident mistakes
 #
 # Counting errors says how often; looking at them says *why*. For each model, the
-# test images it got wrong with the highest confidence:
+# test images it got wrong with the highest confidence. The models saw them at their
+# input size; they are shown here at 128 pixels or more (the same files, opened
+# again, in the same order), so that a reader can see what is in them.
 
 # %% mystnb={"image": {"alt": "For each model, the test images it misclassified with the highest confidence, with true and predicted class."}}
-for (model, _), run in study_runs.items():
-    mistakes = evaluation.confident_mistakes(run, count=6)
+shown_images = images if images.image_size >= 128 else plan.open_data(params, image_size=128)
+for key, run in study_runs.items():
+    mistakes = evaluation.confident_mistakes(run, count=4)
     if len(mistakes):
         plots.mistakes_gallery(
-            model_images[model].images,
-            mistakes,
-            f"{evaluation.MODEL_TITLES[model]}: most confident mistakes",
-            synthetic=images.synthetic,
+            shown_images.images, mistakes, f"{labels[key]}: most confident mistakes", synthetic=images.synthetic
         )
 
 # %% [markdown]
@@ -251,14 +346,23 @@ glue("full_test_images", full_test_images)
 print(f"Full study: {full_test_images} test images per run.")
 
 # %% tags=["remove-input"]
-glue.prose(
-    """
+glue("full_data", full.data_sentence() if full and full.runs else "")
+full_scales = {}  # one entry per distinct scale, with the models trained at it
+for m, p in full_runs:
+    full_scales.setdefault(full.scale(m, p), []).append(evaluation.MODEL_TITLES[m].split(":")[0])
+glue("full_scale", "; ".join(f"{', '.join(names)}: {scale}" for scale, names in full_scales.items()))
+if full_runs:
+    glue.prose(
+        """
 The committed full-profile runs (see chapter 6) were scored on
 {full_test_images} test images each, against {n_test} here:
 the more test images, the narrower the intervals and the more disagreements McNemar
-has to count. Their bootstrap intervals, pairwise tests and calibration:
+has to count. {full_data} Their scale: {full_scale}. Their bootstrap
+intervals, pairwise tests and calibration:
 """
-)
+    )
+else:
+    glue.prose("""There are no committed full-profile runs here, so this section has no tables.""")
 
 # %%
 if full_runs:
@@ -267,15 +371,62 @@ if full_runs:
 
 # %%
 if full_runs:
-    page.show_table(evaluation.mcnemar_table(full_runs), digits=6)
+    full_comparisons = evaluation.mcnemar_table(full_runs)
+    page.show_table(full_comparisons, digits=6)
+
+# %% tags=["remove-input"]
+if full_runs:
+    full_short = {f"{m}/{p}": evaluation.MODEL_TITLES[m].split(":")[0] for m, p in full_runs}
+    glue("full_pairs", len(full_comparisons))
+    glue("full_significant", int((full_comparisons["p_holm"] < 0.05).sum()))
+    glue("full_separated", separated_pairs(full_comparisons, full_short))
+    glue.prose(
+        """
+{full_data} On these {full_test_images} test images McNemar after Holm
+separates {full_significant} of the {full_pairs} pairs ({full_separated});
+on this build's {n_test} it separates {significant_holm} of
+{pairs} ({separated}). A separated pair differs on this test split by more
+than chance disagreement explains; it says nothing yet about patients from other
+hospitals (chapter 8). A pair not separated may still differ by less than these
+test images can show.
+"""
+    )
 
 # %% mystnb={"image": {"alt": "Reliability diagrams of the full-study runs, one panel per model, with the number of predictions per confidence bin."}}
 if full_runs:
-    plots.reliability_diagram({evaluation.MODEL_TITLES[m]: r for (m, _), r in full_runs.items()})
+    plots.reliability_diagram({full_study.model_label(r): r for r in full_runs.values()}, columns=2)
 
 # %%
 if full:
-    page.show_table(evaluation.calibration_table(full.runs), 3)
+    full_calibration = evaluation.calibration_table(full.runs)
+    page.show_table(full_calibration, 3)
+
+
+# %% tags=["remove-input"]
+def calibration_words(table):
+    """The study-protocol rows of ``table`` (calibration_table): ECE range and the worst-calibrated model, in words."""
+    study = table[table["protocol"] == "study"].set_index("model")
+    worst = study.loc[study["ECE"].idxmax()]
+    side = "more" if worst["mean confidence"] > worst["accuracy"] else "less"
+    return (
+        f"{study['ECE'].min():.3f} to {study['ECE'].max():.3f}; the largest is "
+        f"{evaluation.MODEL_TITLES[study['ECE'].idxmax()].split(':')[0]}'s, whose mean stated confidence "
+        f"({worst['mean confidence']:.3f}) is {side} than its accuracy ({worst['accuracy']:.3f})"
+    )
+
+
+if full:
+    glue("full_calibration", calibration_words(full_calibration))
+    glue("build_calibration", calibration_words(evaluation.calibration_table(runs)))
+    glue.prose(
+        """
+{full_data} Under the study's protocol the full-scale runs' ECE runs from
+{full_calibration}. In this build it runs from {build_calibration}.
+An ECE of a few hundredths means that stated confidence and accuracy differ by a
+few points on average over the bins; it is measured on this test split, and says nothing about
+how well the confidence holds on images from elsewhere, where it may be worse.
+"""
+    )
 
 # %% [markdown]
 # ## Summary
@@ -284,13 +435,14 @@ if full:
 glue.prose(
     """
 - An accuracy measured on {n_test} test images is uncertain: this run's
-  bootstrap intervals for accuracy are up to {widest:.3f} wide, and two
-  models whose intervals overlap are not shown to differ.
-- Exact (Clopper-Pearson) and bootstrap intervals differ a little; an interval of
-  width zero means the bootstrap could not see the uncertainty, not that there is
-  none.
-- McNemar's test compares models on the same images; with several pairs, adjust the
-  p-values (Holm) before calling a difference real.
+  bootstrap intervals for accuracy are up to {widest:.3f} wide.
+- Exact (Clopper-Pearson) and bootstrap intervals differ (here by up to
+  {gap_max:.3f} at a bound); the stratified bootstrap is the narrower when recall
+  differs between classes. An interval of width zero means the bootstrap could not
+  see the uncertainty, not that there is none.
+- Overlapping intervals neither show that two models are equal nor test whether
+  they differ: McNemar's test compares models on the same images; with several
+  pairs, adjust the p-values (Holm) before calling a difference real.
 - Stated confidence is not accuracy: check calibration, with the bin counts in view,
   before reading a softmax output as a probability.
 - Confident mistakes are where shortcuts show: look at them before trusting a model.
@@ -304,6 +456,7 @@ glue.prose(
 # interval? Use the exact interval (`evaluation.accuracy_interval(correct, total)`)
 # at Model 1's accuracy for several test-set sizes.
 
+
 # %% tags=["solution"]
 def interval_width(accuracy, total):
     """Width of the exact 95 % interval for ``accuracy`` measured on ``total`` images."""
@@ -315,8 +468,11 @@ def interval_width(accuracy, total):
 m1_accuracy = exact.set_index("model").loc["m1", "test_accuracy"]
 for factor in (1, 2, 4, 8):
     print(f"{factor * n_test:>6} test images: width {interval_width(m1_accuracy, factor * n_test):.3f}")
-# Away from 0 and 1 the width shrinks like 1/sqrt(n): four times the images halve it.
-# At an accuracy of exactly 1 it shrinks like 1/n, so twice the images already halve it.
+
+# %% [markdown]
+# Away from 0 and 1 the width shrinks like $1/\sqrt{n}$: four times the images halve
+# it. At an accuracy of exactly 1 it shrinks like $1/n$, so twice the images already
+# halve it.
 
 # %% [markdown]
 # **Exercise 2.** Which pair of models has the smallest McNemar p-value? Is it the
@@ -329,8 +485,11 @@ accuracy = {f"{m}/{p}": a for m, p, a in zip(exact["model"], exact["protocol"], 
 pairs = comparisons["pair"].str.split(" vs ")
 comparisons["accuracy difference"] = [accuracy[a] - accuracy[b] for a, b in pairs]
 page.show_table(comparisons.sort_values("p_value")[["pair", "accuracy difference", "p_value", "p_holm"]], 4)
-# The same difference in accuracy can come from few disagreements or from many that nearly cancel;
-# McNemar's p depends on the disagreements, so the order by p need not follow the order by difference.
+
+# %% [markdown]
+# The same difference in accuracy can come from few disagreements or from many that
+# nearly cancel. McNemar's p depends on the disagreements, so the order by p need not
+# follow the order by accuracy difference.
 
 # %% [markdown]
 # **Exercise 3.** Holm or Bonferroni? Write Bonferroni's adjustment (every p-value
@@ -350,7 +509,10 @@ def bonferroni(p_values):
 
 print("Bonferroni:", int((bonferroni(comparisons["p_value"]) < 0.05).sum()), "significant")
 print("Holm:      ", int((comparisons["p_holm"] < 0.05).sum()), "significant")
-# Holm never finds fewer: its smallest p-value is scaled like Bonferroni's, the others by less.
+
+# %% [markdown]
+# Holm never finds fewer: its smallest p-value is scaled like Bonferroni's, the others
+# by less.
 
 # %% [markdown]
 # **Exercise 4.** Pick one confident mistake. What in the image could have misled the
@@ -373,5 +535,8 @@ for model, _ in study_runs:
         f"{brightness[row['index']]:.0f}, typical {row.true} {typical[row.true]:.0f}, "
         f"typical {row.predicted} {typical[row.predicted]:.0f}"
     )
-# An image whose brightness is closer to the class it was given than to its own hints that exposure,
-# not the lungs, drove the decision. One image proves nothing; chapter 8 tests the idea properly.
+
+# %% [markdown]
+# An image whose brightness is closer to the class it was given than to its own hints
+# that exposure, not the lungs, drove the decision. One image proves nothing; chapter 8
+# tests the idea properly.

@@ -22,12 +22,12 @@ PACKAGE = Path(xray_utils.__file__).parent
 
 # Layers, lowest first: a module may import only from its own layer or below.
 LAYERS = [
-    {"errors", "paths", "files", "config", "stats", "backend", "accel", "weights"},
+    {"errors", "paths", "files", "config", "stats", "backend", "accel", "weights", "published"},
     {"data", "pipeline", "models"},
-    {"params", "run_folders", "recipe", "explain", "page"},
+    {"params", "run_folders", "recipe", "explain", "page", "basics"},
     {"training", "evaluation", "plots"},
     {"plan"},
-    {"full_study", "runner", "bench"},
+    {"full_study", "runner", "bench", "spread", "narrative"},
 ]
 
 

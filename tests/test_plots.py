@@ -146,7 +146,7 @@ def test_learning_curves_plot_the_history():
     assert rate.get_yscale() == "log" and list(rate.get_lines()[0].get_ydata()) == [1e-3, 1e-3, 1e-4]
     assert fig._suptitle.get_text() == "Model 1"
     without_validation = plots.learning_curves(history.drop(columns=["val_loss", "val_accuracy"]), "t")
-    assert [len(ax.get_lines()) for ax in without_validation.axes] == [1, 1, 1]
+    assert [len(ax.get_lines()) for ax in without_validation.axes] == [1, 1, 2]  # the rate: steps and points
 
 
 def test_confusion_matrix_annotates_counts_and_colours_shares():
@@ -160,7 +160,7 @@ def test_confusion_matrix_annotates_counts_and_colours_shares():
     np.testing.assert_allclose(shares, [[0.75, 0.25, 0], [0, 1, 0], [1, 0, 0]])
     assert ax.get_title() == "Model 2: + batch norm"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
-    assert [t.get_text() for t in ax.get_yticklabels()] == CLASSES
+    assert [t.get_text() for t in ax.get_yticklabels()] == [c.replace(" ", "\n") for c in CLASSES]  # wrapped
     assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "share of the true class"  # the colour bar
     assert _notes(fig) == [SYNTHETIC_NOTE]
 
@@ -209,7 +209,7 @@ def test_accuracy_comparison_shows_intervals_published_values_and_chance():
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
         "chance (1/3)",
         "original study",
-        "this book (95% CI)",
+        "this build (95 % interval)",
     ]
     assert ax.get_ylim() == (0, 1.02)
 
@@ -260,11 +260,12 @@ def test_mistakes_gallery_titles_say_what_was_called_what():
         }
     )
     fig = plots.mistakes_gallery(images, mistakes, "Confident mistakes")
-    assert [ax.get_title() for ax in fig.axes] == [
-        "true Normal\ncalled COVID (90%)",
-        "true Viral Pneumonia\ncalled Normal (66%)",
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert [ax.get_title() for ax in shown] == [
+        "true Normal\ncalled COVID\n(90% sure)",
+        "true Viral Pneumonia\ncalled Normal\n(66% sure)",
     ]
-    assert [int(ax.get_images()[0].get_array()[0, 0]) for ax in fig.axes] == [61, 121]  # images 5 and 9
+    assert [int(ax.get_images()[0].get_array()[0, 0]) for ax in shown] == [61, 121]  # images 5 and 9
     empty = plots.mistakes_gallery(images, mistakes.iloc[:0], "none")
     assert len(empty.axes) == 1 and not empty.axes[0].get_images()
 
@@ -274,9 +275,31 @@ def test_heatmap_gallery_overlays_each_map_on_its_image():
     maps = np.stack([np.eye(8), np.ones((8, 8)) * 0.5])
     picks = pd.DataFrame({"true": ["COVID", "Normal"], "predicted": ["COVID", "COVID"], "correct": [True, False]})
     fig = plots.heatmap_gallery(images, maps, picks, "Where the model looked", synthetic=True)
-    assert [ax.get_title() for ax in fig.axes] == ["COVID\n(right)", "Normal\n(wrong: COVID)"]
-    for ax, heat in zip(fig.axes, maps):
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert [ax.get_title() for ax in shown] == ["COVID\n(right)", "Normal\n(wrong: called COVID)"]
+    for ax, heat in zip(shown, maps):
         image, overlay = ax.get_images()
-        assert overlay.get_alpha() == 0.4
+        assert overlay.get_alpha() == 0.35
         np.testing.assert_allclose(overlay.get_array(), heat)
     assert _notes(fig) == [SYNTHETIC_NOTE]
+
+
+def test_heatmap_gallery_upsamples_coarse_maps_to_the_image_shown():
+    """A 2x2 Grad-CAM map over a 16-px image is drawn at 16 px, smoothly (bilinear), values kept in [0, 1]."""
+    images = np.zeros((1, 16, 16, 3), dtype=np.uint8)
+    maps = np.array([[[0.0, 1.0], [0.0, 1.0]]])
+    picks = pd.DataFrame({"true": ["COVID"], "predicted": ["COVID"], "correct": [True]})
+    fig = plots.heatmap_gallery(images, maps, picks, "upsampled")
+    overlay = np.asarray([ax for ax in fig.axes if ax.get_images()][0].get_images()[1].get_array())
+    assert overlay.shape == (16, 16)
+    assert overlay.min() >= 0 and overlay.max() <= 1
+    assert overlay[:, 0].max() < 0.2 and overlay[:, -1].min() > 0.8  # left cold, right hot
+    assert 0.2 < overlay[8, 8] < 0.8  # and a gradient between, not blocks
+
+
+def test_figures_fit_the_page_and_grids_are_two_wide():
+    runs = {f"run {i}": _run([0, 1, 2], [0, 1, 2]) for i in range(4)}
+    for fig in (plots.confusion_grid(runs), plots.roc_grid(runs), plots.reliability_diagram(runs)):
+        assert fig.get_figwidth() <= plots.PAGE_WIDTH
+        columns = {round(ax.get_position().x0, 2) for ax in fig.axes if ax.axison and ax.get_title()}
+        assert len(columns) <= plots.GRID_COLUMNS, columns

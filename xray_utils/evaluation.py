@@ -18,27 +18,24 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from .config import STUDY_MODELS, STUDY_SEED
+from .config import STUDY_SEED
+from .published import PUBLISHED  # re-exported: the study's numbers live in published.py
 from .run_folders import Run
-from .stats import accuracy_interval
+from .stats import (
+    accuracy_interval,
+    detectable_difference,
+    paired_interval_from_counts,
+    paired_table,
+    smallest_testable_discordance,
+)
 
 MODEL_TITLES = {
     "m1": "Model 1: plain CNN",
     "m2": "Model 2: + batch norm",
     "m3": "Model 3: + batch norm + dropout",
-    "m4": "Model 4: CheXNet (DenseNet121)",
+    "m4": "Model 4: DenseNet121",  # which weights it started from: full_study.model_label(run)
     "m4_clean": "Model 4 (pool-first head)",
 }
-
-# The original notebook's printed results (test set = validation set, epoch 50),
-# 192x192x3, 3,886 images of the 2020 release, 778 test images.
-PUBLISHED = pd.DataFrame(
-    {
-        "model": list(STUDY_MODELS),
-        "published_test_loss": [0.071186, 0.092738, 2.376859, 0.067038],
-        "published_test_accuracy": [0.978149, 0.971722, 0.717224, 0.987147],
-    }
-).set_index("model")
 
 
 def run_scores(run: Run) -> dict:
@@ -67,6 +64,27 @@ def results_table(runs: dict, with_published: bool = True) -> pd.DataFrame:
     if with_published:
         table = table.join(PUBLISHED, on="model")
     return table
+
+
+def results_summary(runs: dict) -> pd.DataFrame:
+    """The few numbers a reader needs per run, narrow enough for the page (``runs``: ``{key: Run}``).
+
+    Index: the key (e.g. the protocol); columns: test accuracy, its exact 95 %
+    interval as text, test loss, test images, epochs run.
+    """
+    rows = {}
+    for key, run in runs.items():
+        scores = run_scores(run)
+        rows[key] = {
+            "accuracy": scores["test_accuracy"],
+            "95 % interval": f"{scores['ci95_low']:.3f} to {scores['ci95_high']:.3f}",
+            "loss": scores["test_loss"],
+            "test images": scores["test_images"],
+            "epochs": scores["epochs_run"],
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index").round(4)
+    frame.index.name = "run"
+    return frame
 
 
 def report_frame(run: Run) -> pd.DataFrame:
@@ -145,33 +163,69 @@ def rate_cuts(run: Run) -> list[int]:
     return [int(e) for e in epoch[1:][np.diff(rate) < 0]]
 
 
+def _detectable_leak(test_images: int, discordant: int) -> float:
+    """:func:`~xray_utils.stats.detectable_difference` at 5 % and 80 % power, with the discordance floored.
+
+    Fewer than 6 discordant images can never give p < 0.05 (5:0 gives 0.0625),
+    so at the observed count the detectable leak would be infinite (a floor of
+    1 would not help: 1:0 is never significant). A leak must move images, so
+    the discordance is floored at the smallest count a test can use (6): the
+    answer reads "the smallest leak this test set could show", still finite
+    for two runs that trained identically. Infinite when the test set has
+    fewer than 6 images.
+    """
+    floored = max(discordant, smallest_testable_discordance(0.05))
+    return np.inf if floored > test_images else detectable_difference(test_images, floored)
+
+
 def leak_test(steered: Run, corrected: Run) -> dict:
     """The leak, isolated: test accuracy of ``test_steered`` minus ``corrected``, with McNemar's p.
 
     The two runs train on the same images with the same recipe and seed and are
     scored on the same test images; only the images that steer the learning
     rate differ. Raises ``ValueError`` if they were scored on different images.
+
+    ``leak_low``/``leak_high``: 95 % paired interval of the leak (Newcombe's
+    method 10, :func:`~xray_utils.stats.paired_interval_from_counts`);
+    ``detectable_leak``: the smallest true leak an exact McNemar test at 5 %
+    would find with 80 % power, the discordance held at ``images_changed``
+    (floored at 6, see :func:`_detectable_leak`). All as fractions of the test
+    images. The cell counts (``test_images``, ``steered_only_right``,
+    ``corrected_only_right``, ``both_right``) let :func:`leak_summary` pool pairs.
     """
     (ia, right_a), (ib, right_b) = _outcomes(steered), _outcomes(corrected)
     if not np.array_equal(ia, ib):
         raise ValueError(f"{steered.name} and {corrected.name} were scored on different test images")
+    both, only_a, only_b, neither = paired_table(right_a, right_b)
+    leak, low, high = paired_interval_from_counts(both, only_a, only_b, neither)
     return {
         "test_steered": float(right_a.mean()),
         "corrected": float(right_b.mean()),
-        "leak": float(right_a.mean() - right_b.mean()),
-        "images_changed": int((right_a != right_b).sum()),
+        "leak": leak,
+        "leak_low": low,
+        "leak_high": high,
+        "images_changed": only_a + only_b,
         "leak_p": mcnemar_exact(right_a, right_b)["p_value"],
+        "detectable_leak": _detectable_leak(len(right_a), only_a + only_b),
         "same_schedule": rate_cuts(steered) == rate_cuts(corrected),
+        "test_images": len(right_a),
+        "steered_only_right": only_a,
+        "corrected_only_right": only_b,
+        "both_right": both,
     }
 
 
+# The table's columns; leak_by_seed shows all but the two that need a study run.
 PROTOCOL_COLUMNS = [
     "study",
     "test_steered",
     "corrected",
     "leak",
+    "leak_low",
+    "leak_high",
     "images_changed",
     "leak_p",
+    "detectable_leak",
     "same_schedule",
     "more_data",
 ]
@@ -181,9 +235,11 @@ def protocol_comparison(runs: dict) -> pd.DataFrame:
     """Per model with both a ``test_steered`` and a ``corrected`` run: the two differences that each isolate one change.
 
     * ``leak`` = test_steered - corrected (only the steering images differ), with
-      ``images_changed`` (test images whose verdict differs), ``leak_p``
-      (exact McNemar p-value) and ``same_schedule`` (did the rate fall in the
-      same epochs? if so the two runs trained identically);
+      its 95 % paired interval ``leak_low``..``leak_high``, ``images_changed``
+      (test images whose verdict differs), ``leak_p`` (exact McNemar p-value),
+      ``detectable_leak`` (the leak the test would find with 80 % power) and
+      ``same_schedule`` (did the rate fall in the same epochs? if so the two
+      runs trained identically); see :func:`leak_test`;
     * ``more_data`` = study - test_steered (both steered by the test set; 80 %
       versus 70 % of the images train), NaN without a study run.
 
@@ -201,16 +257,95 @@ def protocol_comparison(runs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", *PROTOCOL_COLUMNS]).set_index("model").round(4)
 
 
+def leak_pairs(runs: dict) -> dict[tuple[str, int], dict]:
+    """``runs``: ``{(model, protocol, seed): Run}`` -> ``{(model, seed): leak_test dict}`` for every complete pair.
+
+    Sorted by model, then seed; the input of :func:`leak_summary`.
+    """
+    pairs = {}
+    for model, protocol, seed in sorted(runs, key=lambda k: (k[0], k[2])):
+        if protocol == "test_steered" and (model, "corrected", seed) in runs:
+            pairs[(model, seed)] = leak_test(runs[(model, protocol, seed)], runs[(model, "corrected", seed)])
+    return pairs
+
+
 def leak_by_seed(runs: dict) -> pd.DataFrame:
     """``runs``: ``{(model, protocol, seed): Run}`` -> one row per model and seed with :func:`leak_test`'s numbers."""
-    rows = []
-    for model, protocol, seed in sorted(runs, key=lambda k: (k[0], k[2])):
-        if protocol != "test_steered" or (model, "corrected", seed) not in runs:
-            continue
-        rows.append(
-            {"model": model, "seed": seed, **leak_test(runs[(model, protocol, seed)], runs[(model, "corrected", seed)])}
-        )
-    return pd.DataFrame(rows, columns=["model", "seed", *PROTOCOL_COLUMNS[1:-1]])
+    rows = [{"model": model, "seed": seed, **row} for (model, seed), row in leak_pairs(runs).items()]
+    return pd.DataFrame(
+        rows, columns=["model", "seed", *[c for c in PROTOCOL_COLUMNS if c not in ("study", "more_data")]]
+    )
+
+
+def leak_summary(pairs: dict) -> dict:
+    """The leak pooled over pairs: ``pairs`` is :func:`leak_pairs`' ``{(model, seed): leak_test dict}``.
+
+    A pair with ``same_schedule`` and no image changed trained identically by
+    construction: it carries no information about the leak and is left out
+    (counted in ``pairs_identical``). Over the others, ``leak`` =
+    sum(steered_only_right - corrected_only_right) / sum(test_images) (the
+    mean leak when every pair has the same test images), with a 95 % paired
+    interval (Newcombe's method 10) and exact McNemar p from the pooled 2x2
+    counts, and ``detectable_leak`` at the pooled size and discordance (5 %,
+    80 % power). Approximate: pairs from different models and seeds are scored
+    on the same test images, so they are not independent samples of images;
+    the pooled interval and p treat them as if they were, and so are likely
+    too narrow and too small. Leak values are NaN when no pair is left.
+    """
+    identical = [key for key, row in pairs.items() if row["same_schedule"] and row["images_changed"] == 0]
+    kept = [row for key, row in pairs.items() if key not in identical]
+    cells = ("both_right", "steered_only_right", "corrected_only_right")
+    totals = {cell: sum(row[cell] for row in kept) for cell in (*cells, "test_images")}
+    only_a, only_b, n = totals["steered_only_right"], totals["corrected_only_right"], totals["test_images"]
+    summary = {
+        "pairs": len(pairs),
+        "pairs_identical": len(identical),
+        "pairs_pooled": len(kept),
+        **totals,
+        "images_changed": only_a + only_b,
+    }
+    if not kept:
+        return {**summary, **dict.fromkeys(("leak", "leak_low", "leak_high", "leak_p", "detectable_leak"), np.nan)}
+    neither = n - totals["both_right"] - only_a - only_b
+    leak, low, high = paired_interval_from_counts(totals["both_right"], only_a, only_b, neither)
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return {
+        **summary,
+        "leak": leak,
+        "leak_low": low,
+        "leak_high": high,
+        "leak_p": p_value,
+        "detectable_leak": _detectable_leak(n, only_a + only_b),
+    }
+
+
+def leak_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """A page-width view of :func:`protocol_comparison` or :func:`leak_by_seed`: the leak in points, with its interval.
+
+    Columns: ``leak`` and its paired 95 % interval in accuracy points, the test
+    images that changed verdict, McNemar's p, the smallest leak this test set
+    would detect (80 % power), and whether the two runs were identical by
+    construction (same schedule, no image changed: no information about the leak).
+    """
+    identical = frame["same_schedule"].astype(bool) & (frame["images_changed"] == 0)
+    view = pd.DataFrame(
+        {
+            "leak (points)": (frame["leak"] * 100).round(2),
+            "95 % interval": [
+                f"{lo * 100:+.2f} to {hi * 100:+.2f}" for lo, hi in zip(frame["leak_low"], frame["leak_high"])
+            ],
+            "changed": frame["images_changed"],
+            "p": frame["leak_p"].round(3),
+            "detectable": ["-" if same else f"{d * 100:.2f}" for same, d in zip(identical, frame["detectable_leak"])],
+            "identical runs": ["yes" if same else "no" for same in identical],
+        },
+        index=frame.index,
+    )
+    if "seed" in frame:
+        view.insert(0, "seed", frame["seed"])
+        view.insert(0, "model", frame["model"])
+        view = view.set_index(["model", "seed"])
+    return view
 
 
 def thumbnail_baseline(images: np.ndarray, labels: np.ndarray, size: int = 8, seed: int = STUDY_SEED) -> float:

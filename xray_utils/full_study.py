@@ -17,12 +17,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import TrainConfig
+from .config import DENSENET_MODELS, TrainConfig
 from .data.loading import data_fingerprint
 from .errors import ConfigError, RunError
 from .params import resolve_params
 from .paths import project_root
+from .published import (
+    STUDY_CLASS_COUNTS,
+    STUDY_IMAGES,
+    STUDY_TEST_COUNTS,
+    STUDY_TEST_IMAGES,
+    published_report,
+)
 from .run_folders import Run, run_name
+from .weights import describe_weights
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
@@ -68,6 +76,98 @@ class FullStudy:
         if self.missing:
             lines.append("Missing runs (not in results/full): " + ", ".join(f"{m}/{p}" for m, p in self.missing) + ".")
         return "\n".join(lines)
+
+    def run(self, model: str, protocol: str = "study") -> Run:
+        """The committed run ``model``/``protocol``; :class:`RunError` naming the missing ones if absent."""
+        if (model, protocol) not in self.runs:
+            absent = ", ".join(f"{m}/{p}" for m, p in self.missing) or "none"
+            raise RunError(
+                f"'{self.folder}' has no full-study run {model}/{protocol} "
+                f"(it holds {', '.join(f'{m}/{p}' for m, p in sorted(self.runs))}; planned but missing: {absent})."
+            )
+        return self.runs[(model, protocol)]
+
+    def scale(self, model: str, protocol: str = "study") -> str:
+        """The run's scale in words, from its files and SOURCE.json.
+
+        E.g. "192 px, 50 epochs, batch 32, 2,943 training images, one NVIDIA H100 80GB GPU".
+        Epochs are those trained (``metrics.json``), shown "n of N" when fewer than
+        configured; training images are counted in ``split.csv`` and must agree
+        with ``metrics.json`` (else :class:`RunError`).
+        """
+        run = self.run(model, protocol)
+        config, metrics = run.config, run.metrics
+        trained = int(metrics.get("epochs_run", config["epochs"]))
+        epochs = f"{trained} epochs" if trained == config["epochs"] else f"{trained} of {config['epochs']} epochs"
+        train = int((run.split()["subset"] == "train").sum())
+        if "train_images" in metrics and int(metrics["train_images"]) != train:
+            raise RunError(
+                f"'{run.folder}': metrics.json says {metrics['train_images']} training images, split.csv lists {train}."
+            )
+        hardware = self.source.get("hardware", "unknown hardware")
+        return (
+            f"{config['image_size']} px, {epochs}, batch {config['batch_size']}, {train:,} training images, {hardware}"
+        )
+
+    def data_accounting(self) -> dict:
+        """Images in the full study, in all and per class, and its test images, beside the original study's.
+
+        Counted from every run's ``split.csv`` (they must all agree: the runs share
+        one data fingerprint, and every protocol tests on the same images) and
+        checked against each run's ``metrics.json`` ``test_images``. Keys:
+        ``images``, ``images_per_class``, ``test_images``, ``test_per_class`` (this
+        study), ``study_images``, ``study_per_class``, ``study_test_images``,
+        ``study_test_per_class`` (the original, from :mod:`xray_utils.published`);
+        per-class values are ``{class: count}`` in the runs' class order.
+        """
+        if not self.runs:
+            raise RunError(f"'{self.folder}' holds no full-study runs to count images in.")
+        counted = {}
+        for (model, protocol), run in sorted(self.runs.items()):
+            split, names = run.split(), run.config["class_names"]
+            test = split[split["subset"] == "test"]
+            counts = (
+                {name: int((split["class"] == name).sum()) for name in names},
+                {name: int((test["class"] == name).sum()) for name in names},
+            )
+            if "test_images" in run.metrics and int(run.metrics["test_images"]) != len(test):
+                raise RunError(
+                    f"'{run.folder}': metrics.json says {run.metrics['test_images']} test images, "
+                    f"split.csv lists {len(test)}."
+                )
+            counted[f"{model}/{protocol}"] = counts
+        distinct = {repr(counts) for counts in counted.values()}
+        if len(distinct) > 1:
+            raise RunError(f"'{self.folder}': the runs' split.csv files count different images: {counted}.")
+        per_class, test_per_class = next(iter(counted.values()))
+        unknown = sorted(set(per_class) - set(STUDY_CLASS_COUNTS))
+        if unknown:
+            raise RunError(f"'{self.folder}': classes {unknown} are not the original study's.")
+        return {
+            "images": sum(per_class.values()),
+            "images_per_class": per_class,
+            "test_images": sum(test_per_class.values()),
+            "test_per_class": test_per_class,
+            "study_images": STUDY_IMAGES,
+            "study_per_class": {name: STUDY_CLASS_COUNTS[name] for name in per_class},
+            "study_test_images": STUDY_TEST_IMAGES,
+            "study_test_per_class": {name: STUDY_TEST_COUNTS[name] for name in per_class},
+        }
+
+    def data_sentence(self) -> str:
+        """One sentence: how many images (per class, and test) the full study used, beside the original's."""
+        counts = self.data_accounting()
+
+        def slashed(per_class: dict[str, int]) -> str:
+            return " / ".join(f"{n:,}" for n in per_class.values())
+
+        named = ", ".join(f"{n:,} {name}" for name, n in counts["images_per_class"].items())
+        return (
+            f"The full study here used {counts['images']:,} images ({named}; "
+            f"{counts['test_images']:,} test images: {slashed(counts['test_per_class'])}); "
+            f"the original study had {counts['study_images']:,} ({slashed(counts['study_per_class'])}; "
+            f"{counts['study_test_images']:,} test images: {slashed(counts['study_test_per_class'])})."
+        )
 
 
 def _fingerprint_of_split(run: Run, class_names: list[str]) -> str:
@@ -177,11 +277,66 @@ def load_seed_runs(full: FullStudy | None, folder: str | Path | None = None) -> 
     return found
 
 
-def headline(full: FullStudy | None, build: pd.DataFrame | None, profile: str, synthetic: bool = False) -> pd.DataFrame:
+def model_label(run_or_config: Run | dict) -> str:
+    """A model's name for a table or caption, saying for model 4 which starting weights it really had.
+
+    ``run_or_config``: a :class:`Run` or its ``config.json`` as a dict. Models 1-3
+    get their titles; the DenseNet models "Model 4: DenseNet121, <weights>" from
+    ``weights_used`` (e.g. "Model 4: DenseNet121, random initialisation"), so a run
+    that loaded no CheXNet file is never called CheXNet.
+    """
+    from .evaluation import MODEL_TITLES
+
+    config = run_or_config.config if isinstance(run_or_config, Run) else run_or_config
+    if not isinstance(config, dict) or config.get("model") not in MODEL_TITLES:
+        model = config.get("model") if isinstance(config, dict) else config
+        raise ConfigError(f"model={model!r} is not known; allowed: {', '.join(MODEL_TITLES)}")
+    model = config["model"]
+    if model not in DENSENET_MODELS:
+        return MODEL_TITLES[model]
+    weights = describe_weights(config.get("weights_used"), config.get("weights_reason"))
+    return f"{MODEL_TITLES[model].split(':')[0]}: DenseNet121, {weights}"
+
+
+def report_beside_published(run: Run, model: str | None = None) -> pd.DataFrame:
+    """Per class, this run's precision, recall, F1 and support above the study's published ones.
+
+    ``model``: whose published report to compare with (default: the run's model).
+    Returns rows indexed by (``class``, ``source``), source "reproduced" (3
+    decimals) or "study (published)" (2 decimals, as printed), and four columns
+    ``precision``, ``recall``, ``f1-score`` (fractions) and ``support`` (test
+    images, int): narrow enough for the book's column. Raises
+    :class:`RunError` if the run's classes are not the study's.
+    """
+    from .evaluation import report_frame
+
+    study = published_report(model or run.config["model"])
+    reproduced = report_frame(run)
+    classes = list(run.config["class_names"])
+    if sorted(classes) != sorted(study.index):
+        raise RunError(f"'{run.folder}' has classes {classes}; the study's report has {list(study.index)}.")
+    columns = ["precision", "recall", "f1-score", "support"]
+    parts = {"reproduced": reproduced.loc[classes, columns], "study (published)": study.loc[classes, columns]}
+    frame = pd.concat(parts, names=["source", "class"]).swaplevel()
+    frame = frame.reindex(pd.MultiIndex.from_product([classes, list(parts)], names=["class", "source"]))
+    frame["support"] = frame["support"].astype(int)
+    return frame
+
+
+def headline(
+    full: FullStudy | None,
+    build: pd.DataFrame | None,
+    profile: str,
+    synthetic: bool = False,
+    labels: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Per model: the original study's accuracy, the full study's, and this build's (95 % intervals).
 
     ``build``: :func:`xray_utils.evaluation.results_table` of this build's study
-    runs, or None. A model without a number shows "missing".
+    runs, or None. A model without a number shows "missing". Rows are named by
+    ``labels[model]`` where given, else by :func:`model_label` of the full
+    study's run (so model 4 says which weights it started from), else by the
+    model's title.
     """
     from .evaluation import MODEL_TITLES, PUBLISHED, results_table
 
@@ -193,12 +348,19 @@ def headline(full: FullStudy | None, build: pd.DataFrame | None, profile: str, s
             for row in table.itertuples()
         }
 
+    def label(model: str) -> str:
+        if labels and model in labels:
+            return labels[model]
+        if full is not None and (model, "study") in full.runs:
+            return model_label(full.runs[(model, "study")])
+        return MODEL_TITLES[model]
+
     full_scores = scored(results_table(full.study_runs(), with_published=False) if full and full.runs else None)
     build_scores = scored(build)
     models = list(PUBLISHED.index)
     frame = pd.DataFrame(
         {
-            "model": [MODEL_TITLES[m] for m in models],
+            "model": [label(m) for m in models],
             "original study (published)": [f"{PUBLISHED.loc[m, 'published_test_accuracy']:.3f}" for m in models],
             "full study, reproduced": [full_scores.get(m, "missing") for m in models],
             f"this build ({profile} profile{', SYNTHETIC data' if synthetic else ''})": [

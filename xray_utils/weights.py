@@ -78,3 +78,26 @@ def resolve_weights(requested: str) -> tuple[str, str]:
     if requested == "none":
         return "none", "random initialisation (asked for)"
     return requested, f"weights from {requested}"
+
+
+def describe_weights(weights_used: str | None, reason: str | None = None) -> str:
+    """Model 4's starting weights in words, from a run's ``weights_used`` (what :func:`resolve_weights` gave).
+
+    ``"none"`` is "random initialisation", ``"imagenet"`` "ImageNet weights", a
+    weights file "CheXNet weights" when its name (or the run's ``weights_reason``)
+    says CheXNet, else "weights from <file name>"; a run that did not record its
+    weights (None or "") is "weights not recorded". Never "CheXNet" unless a
+    CheXNet file was loaded.
+    """
+    if weights_used is None or weights_used == "":
+        return "weights not recorded"
+    if not isinstance(weights_used, str):
+        raise RunError(f"weights_used={weights_used!r} is not a weights name: expected 'none', 'imagenet' or a path")
+    if weights_used in ("none", "imagenet"):
+        return {"none": "random initialisation", "imagenet": "ImageNet weights"}[weights_used]
+    if weights_used in ("auto", "chexnet"):
+        raise RunError(f"weights_used={weights_used!r} is a request, not resolved weights: see resolve_weights")
+    name = Path(weights_used).name
+    if "chexnet" in name.lower() or (reason or "").startswith("CheXNet weights"):
+        return "CheXNet weights"
+    return f"weights from {name}"

@@ -1,0 +1,249 @@
+"""Sentences about what happened in a run, computed from the run.
+
+A chapter's prose may only say what is true for the run beside it, on any
+machine, seed or data. What depends on the run (did the learning rate fall? did
+two protocols train identically? does a published number lie inside the
+reproduced interval?) is said by these functions, which look first and choose
+their words after. Each returns Markdown (MyST roles allowed) for
+:meth:`xray_utils.page.Glue.prose`.
+"""
+
+from __future__ import annotations
+
+from .evaluation import leak_test, rate_cuts, run_scores
+from .full_study import FullStudy, model_label
+from .params import ChapterParams
+from .published import PUBLISHED, STUDY_IMAGES, STUDY_TEST_IMAGES
+from .run_folders import Run
+from .spread import quick_spread
+
+
+def _epochs(epochs: list[int]) -> str:
+    words = [str(e) for e in epochs]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def schedule_sentence(study: Run, which: str = "this run") -> str:
+    """Whether, and when, the test images cut the learning rate of a ``study``-protocol run (``which``: how to name it)."""
+    cuts = rate_cuts(study)
+    epochs = int(study.metrics.get("epochs_run") or len(study.history))
+    if not cuts:
+        return (
+            f"In {which} the learning rate was never cut: in {epochs} epochs the steering accuracy never "
+            "stalled for three epochs in a row, so the test images decided nothing about its training."
+        )
+    return (
+        f"In {which} the learning rate fell before epoch{'s' if len(cuts) > 1 else ''} {_epochs(cuts)}: each cut came after three epochs "
+        "without a better test accuracy, so the test images decided it."
+    )
+
+
+def arms_sentence(runs: dict[str, Run]) -> str:
+    """What the ``test_steered`` and ``corrected`` runs of one model show (``runs``: ``{protocol: Run}``).
+
+    Empty when the model has not both runs.
+    """
+    if "test_steered" not in runs or "corrected" not in runs:
+        return ""
+    leak = leak_test(runs["test_steered"], runs["corrected"])
+    if leak["same_schedule"] and leak["images_changed"] == 0:
+        cuts = rate_cuts(runs["test_steered"])
+        when = "never fell in either" if not cuts else f"fell before the same epoch(s) ({_epochs(cuts)}) in both"
+        return (
+            f"`test_steered` and `corrected` score the same here ({leak['corrected']:.4f}), and that is no "
+            f"coincidence: the learning rate {when}, so the two runs, which differ only in the images that steer "
+            "the rate, trained identically. The leak can only show where the steering images change the schedule."
+        )
+    return (
+        f"`test_steered` scores {leak['test_steered']:.4f} and `corrected` {leak['corrected']:.4f}: "
+        f"{leak['images_changed']} test images change verdict between them. Chapter 6 asks whether that "
+        "difference is more than chance."
+    )
+
+
+def published_gap_sentence(full: FullStudy | None, model: str) -> str:
+    """Whether the study's published accuracy lies inside the reproduced full-study interval, and why it may not."""
+    if full is None or (model, "study") not in full.runs:
+        return ""
+    run = full.runs[(model, "study")]
+    scores = run_scores(run)
+    published = float(PUBLISHED.loc[model, "published_test_accuracy"])
+    low, high = scores["ci95_low"], scores["ci95_high"]
+    where = "inside" if low <= published <= high else ("above" if published > high else "below")
+    sentence = (
+        f"The study published {published:.4f}; the reproduction's 95 % interval is {low:.4f} to {high:.4f}, "
+        f"so the published number lies {where} it."
+    )
+    if where == "inside":
+        return sentence
+    reasons = [
+        f"the test sets differ ({scores['test_images']:,} images here, {STUDY_TEST_IMAGES:,} in the study, "
+        f"from {full.data_accounting()['images']:,} images rather than {STUDY_IMAGES:,})",
+        "the interval covers the test images drawn, not the seed, the hardware or the code",
+    ]
+    if model == "m4" and run.config.get("weights_used") == "none":
+        reasons.append("this model 4 started from random weights, the study's from CheXNet")
+    return sentence + " Reasons that can be shown: " + "; ".join(reasons) + "."
+
+
+def full_scale_sentence(full: FullStudy | None, model: str) -> str:
+    """What the full-scale run of ``model`` is (scale, weights, data) and which of its runs are missing."""
+    if full is None:
+        return "No full-study results were found in `results/full`, so this chapter shows this build's runs only."
+    if (model, "study") not in full.runs:
+        return f"The full study has no `study` run of {model}."
+    run = full.runs[(model, "study")]
+    missing = [protocol for m, protocol in full.missing if m == model]
+    sentence = (
+        f"{model_label(run)}, study protocol, at {full.scale(model)} ({full.source.get('date', 'date unknown')}). "
+        f"{full.data_sentence()}"
+    )
+    if missing:
+        sentence += (
+            f" The full study has no {' or '.join(f'`{p}`' for p in missing)} run of this model, so at full scale its "
+            "leak is not measured."
+        )
+    return sentence
+
+
+def spread_sentence(params: ChapterParams, model: str, run: Run, synthetic: bool, protocol: str = "study") -> str:
+    """This build's accuracy beside the quick profile's measured seed spread (``results/quick-seeds``).
+
+    Says nothing it cannot back: on the synthetic stand-in, under another profile
+    or with overrides, or without a committed spread, it says why no spread is shown.
+    """
+    spread = quick_spread()
+    accuracy = run_scores(run)["test_accuracy"]
+    if params.profile != "quick" or params.overrides():
+        return "How much this profile's numbers vary with the seed has not been measured; the quick profile's has."
+    if spread is None:
+        return "No seed spread was found in `results/quick-seeds`, so this number stands without one."
+    low, high, seeds = spread.range_of(model, protocol)
+    measured = (
+        f"With {seeds} seeds, the quick profile on the real data gave this model {low:.3f} to {high:.3f} "
+        f"under the {protocol} protocol (measured on {spread.machine})."
+    )
+    if synthetic:
+        return measured + " This build runs on the synthetic stand-in, so its number is not comparable with that range."
+    where = "inside" if low <= accuracy <= high else ("above" if accuracy > high else "below")
+    return (
+        f"{measured} This build's {accuracy:.3f} lies {where} that range. The seed changes the images drawn, the "
+        "split and the first weights, and machines with other CPU kernels round differently, so a run of your own "
+        "lands somewhere in such a range, not on this build's number."
+    )
+
+
+def collapse_sentence(run: Run, title: str, threshold: float = 0.5) -> str:
+    """Names each class a run finds less than ``threshold`` of, and where those images went; empty if none."""
+    from .evaluation import confusion
+
+    counts = confusion(run)
+    found = []
+    for name in counts.index:
+        total = int(counts.loc[name].sum())
+        hits = int(counts.loc[name, name])
+        if total and hits / total < threshold:
+            others = counts.loc[name].drop(name)
+            found.append(f"{hits} of {total} {name} test images (most of the rest called {others.idxmax()})")
+    if not found:
+        return ""
+    epochs = int(run.metrics.get("epochs_run") or len(run.history))
+    return (
+        f"{title} found only {'; '.join(found)}. After {epochs} epoch{'s' if epochs != 1 else ''} at "
+        f"{run.config['image_size']} px it has not learned to tell that class apart: this says what so short a "
+        "run can do, not what the architecture can."
+    )
+
+
+def weights_lesson_sentence(full: FullStudy | None, model: str = "m4") -> str:
+    """What the full-scale model 4 started from, and what its accuracy then says (empty without the run)."""
+    if full is None or (model, "study") not in full.runs:
+        return ""
+    run = full.runs[(model, "study")]
+    accuracy = run_scores(run)["test_accuracy"]
+    if run.config.get("weights_used") != "none":
+        return f"The full study's {model_label(run)} reached {accuracy:.3f}."
+    published = float(PUBLISHED.loc[model, "published_test_accuracy"])
+    gap = published - accuracy
+    if gap > 0.03:
+        return (
+            f"The full study's model 4 started from random weights, not from CheXNet, and reached {accuracy:.3f}, "
+            f"below the study's {published:.3f} with CheXNet weights."
+        )
+    compared = "almost as well as" if gap > 0 else "as well as"
+    return (
+        f"The full study's model 4 also started from random weights, not from CheXNet, and still reached "
+        f"{accuracy:.3f} (the study, with CheXNet weights: {published:.3f}): a DenseNet121 that had never seen an "
+        f"X-ray before this data separates these classes of this collection {compared} the pretrained one. "
+        "Pretraining on 112,120 chest X-rays was not what this task rewarded; chapter 8 asks what is."
+    )
+
+
+def full_spread_sentence(seed_runs: dict) -> str:
+    """How far the full-scale runs of one model lie apart across seeds and protocols (``{(model, protocol, seed): Run}``).
+
+    Names each model with more than one run; empty when none has.
+    """
+    by_model: dict[str, list[float]] = {}
+    seeds: dict[str, set] = {}
+    for (model, _protocol, seed), run in seed_runs.items():
+        by_model.setdefault(model, []).append(run_scores(run)["test_accuracy"])
+        seeds.setdefault(model, set()).add(seed)
+    parts = [
+        f"model {model[1:]} between {min(values):.3f} and {max(values):.3f} ({len(values)} runs, "
+        f"{len(seeds[model])} seed{'s' if len(seeds[model]) > 1 else ''})"
+        for model, values in sorted(by_model.items())
+        if len(values) > 1
+    ]
+    if not parts:
+        return ""
+    return (
+        "One full-scale run per model is one draw: across the committed full-scale runs (protocols and seeds), "
+        "the same code gave " + "; ".join(parts) + "."
+    )
+
+
+def build_spread_sentence(params: ChapterParams, table, synthetic: bool) -> str:
+    """This build's study-protocol accuracies beside the quick profile's measured seed spread, one clause per model."""
+    spread = quick_spread()
+    if table is None or spread is None or params.profile != "quick" or params.overrides():
+        return ""
+    parts = []
+    for row in table.itertuples():
+        low, high, seeds = spread.range_of(row.model, row.protocol)
+        where = "" if synthetic else (" (inside)" if low <= row.test_accuracy <= high else " (outside)")
+        parts.append(f"model {row.model[1:]} {low:.3f} to {high:.3f}{where}")
+    head = (
+        f"This build's numbers depend on the seed and the machine: with {seeds} seeds on the real data "
+        f"({spread.machine}), the quick profile gave " + "; ".join(parts) + "."
+    )
+    if synthetic:
+        return head + " This build runs on the synthetic stand-in, so its numbers are not comparable with those."
+    return head + " A run of your own lands somewhere in such a range, not on this build's number."
+
+
+def published_gaps_summary(full: FullStudy | None) -> str:
+    """One sentence for all models: which published accuracies lie outside the reproduced intervals, and why they may."""
+    if full is None:
+        return ""
+    outside, random_m4 = [], False
+    for (model, _), run in full.study_runs().items():
+        scores = run_scores(run)
+        published = float(PUBLISHED.loc[model, "published_test_accuracy"])
+        if not scores["ci95_low"] <= published <= scores["ci95_high"]:
+            side = "above" if published > scores["ci95_high"] else "below"
+            outside.append(
+                f"model {model[1:]}'s {published:.4f} lies {side} its reproduced interval "
+                f"({scores['ci95_low']:.4f} to {scores['ci95_high']:.4f})"
+            )
+            random_m4 |= model == "m4" and run.config.get("weights_used") == "none"
+    if not outside:
+        return "Every published accuracy lies inside its reproduced 95 % interval."
+    test_images = next(iter(full.study_runs().values())).metrics["test_images"]
+    reasons = [
+        f"the test sets differ ({test_images:,} images here, {STUDY_TEST_IMAGES:,} in the study)",
+        "an interval covers the test images drawn, not the seed, the hardware or the code",
+    ]
+    if random_m4:
+        reasons.append("this model 4 started from random weights, the study's from CheXNet")
+    return "Against the study: " + "; ".join(outside) + ". Reasons that can be shown: " + "; ".join(reasons) + "."
