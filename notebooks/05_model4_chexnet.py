@@ -254,8 +254,9 @@ glue.prose("{m4_lesson}")
 # - CheXNet is DenseNet121 trained on 112,120 chest X-rays for 14 findings.
 # - The study kept the 14-finding layer, applied per location, as a bottleneck in
 #   front of its three-way classifier, and fine-tuned everything.
-# - The starting weights decide most of what a short run can reach: the output
-#   above says which ones ran.
+# - Which weights a run starts from is part of its result: the lines above say
+#   which ones this build's run and the full study's started from, and the full
+#   study's section says what a DenseNet121 reached from there.
 #
 # ## Exercises
 #
