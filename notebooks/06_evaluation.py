@@ -109,6 +109,10 @@ table = evaluation.results_table(study_runs)
 labels = {model: full_study.model_label(run) for (model, _), run in study_runs.items()}
 page.show_table(evaluation.results_summary({labels[m]: run for (m, _), run in study_runs.items()}))
 
+# %% tags=["remove-input"]
+glue("build_spread", narrative.build_spread_sentence(params, table, images.synthetic))
+glue.prose("{build_spread}")
+
 # %% mystnb={"image": {"alt": "Test accuracy of each model with its 95 % interval, next to the accuracy the original study published."}}
 plots.accuracy_comparison(table, synthetic=images.synthetic, full=full.study_runs() if full else None);
 # %% [markdown]

@@ -65,7 +65,7 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 import numpy as np
 import pandas as pd
 
-from xray_utils import evaluation, full_study, page, plan, plots
+from xray_utils import evaluation, full_study, narrative, page, plan, plots
 
 params = plan.collect(globals())  # this build's settings: the profile above and its overrides
 images = plan.open_data(params)
@@ -101,6 +101,15 @@ metric, and repeating {resamples:,d} times: the middle 95 % of those
 values is the interval. *Sensitivity* of a class is its {term}`recall` (of its
 images, how many were found); {term}`specificity` is how many images of the other
 classes were correctly *not* given that label.
+"""
+)
+
+# %% tags=["remove-input"]
+glue("build_spread", narrative.build_spread_sentence(params, evaluation.results_table(study_runs), images.synthetic))
+glue.prose(
+    """
+Both resample *test images*; neither covers a change of seed, which redraws the images, the
+split and the first weights. {build_spread}
 """
 )
 
