@@ -229,7 +229,7 @@ set moved test accuracy by {leak:+.2f} points, 95 % interval {leak_low:+.2f} to
 {leak_high:+.2f} (McNemar p = {leak_p:.3f}; approximate, since every pair is scored on the
 same test images). "Not significant" is weak evidence here: with this few discordant images,
 a leak needs to be about {detectable_leak:.2f} points before this test set would detect it
-four times in five, so a leak of a few tenths of a point could hide in these data. Ten per
+four times in five, so a leak smaller than that could hide in these data. Ten per
 cent more training images (`more_data`) moved accuracy by between {more_data_min_points:+.2f}
 and {more_data_max_points:+.2f} points.
 """
