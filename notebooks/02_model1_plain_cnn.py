@@ -376,12 +376,14 @@ page.show_code(recipe.compile_study, recipe.study_callbacks, recipe.fit_study)
 # Everything above fits in one cell you can copy into a blank notebook: arrays in, the model, `compile`, `fit` with the study's schedule (and its flaw: the test set as validation data), `evaluate`. It uses nothing from this book's package:
 # `images.images` and `images.labels` are plain NumPy arrays (put your own there),
 # and `EPOCHS` and `BATCH` are this build's profile. Its batches come in another order
-# and its first weights differ from the package's run, so its accuracy is its own.
+# and its first weights differ from the package's run (it is seeded, but differently),
+# so its accuracy is its own.
 
 # %% tags=["copyable"]
 import keras
 from sklearn.model_selection import train_test_split
 
+keras.utils.set_random_seed(1987)  # the same first weights and batch order on every run
 EPOCHS, BATCH = params.epochs, params.batch_size  # this build's profile (the study: 50, 32)
 x, y = images.images, keras.utils.to_categorical(images.labels)  # uint8 (N, S, S, 3); one-hot (N, 3)
 x_train, x_test, y_train, y_test = train_test_split(x, y, stratify=y, test_size=0.2, random_state=1987)

@@ -76,6 +76,7 @@ glue = page.Glue()  # this run's numbers, for the prose that quotes them
 import keras
 from sklearn.model_selection import train_test_split
 
+keras.utils.set_random_seed(1987)  # the same first weights and batch order on every run
 EPOCHS, BATCH = params.epochs, params.batch_size  # this build's profile (the study: 50, 32)
 x, y = images.images, keras.utils.to_categorical(images.labels)  # uint8 (N, S, S, 3); one-hot (N, 3)
 x_train, x_test, y_train, y_test = train_test_split(x, y, stratify=y, test_size=0.2, random_state=1987)
