@@ -79,3 +79,17 @@ def test_weights_lesson_follows_the_runs_weights(full):
     lesson = narrative.weights_lesson_sentence(full)
     assert "random weights" in lesson and "0.973" in lesson
     assert narrative.weights_lesson_sentence(None) == ""
+
+
+def test_the_full_study_counts_its_images_once(full, monkeypatch):
+    """Every page asks for the data sentence several times; the runs' split.csv files are read once."""
+    from xray_utils.run_folders import Run
+
+    fresh = full_study.load_full_study()
+    reads = []
+    original = Run.split
+    monkeypatch.setattr(Run, "split", lambda self: reads.append(self.name) or original(self))
+    first = fresh.data_sentence()
+    after_first = len(reads)
+    assert fresh.data_sentence() == first and narrative.published_gaps_summary(fresh)
+    assert after_first == len(fresh.runs) and len(reads) == after_first

@@ -54,6 +54,7 @@ class FullStudy:
     missing: list[tuple[str, str]]
     fingerprint: str
     source: dict = field(default_factory=dict)
+    _accounting: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def title(self) -> str:
@@ -120,6 +121,11 @@ class FullStudy:
         ``study_test_per_class`` (the original, from :mod:`xray_utils.published`);
         per-class values are ``{class: count}`` in the runs' class order.
         """
+        if self._accounting is None:  # the runs never change once loaded: read their split.csv files once
+            self._accounting = self._count_images()
+        return dict(self._accounting)
+
+    def _count_images(self) -> dict:
         if not self.runs:
             raise RunError(f"'{self.folder}' holds no full-study runs to count images in.")
         counted = {}

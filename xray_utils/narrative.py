@@ -61,29 +61,42 @@ def arms_sentence(runs: dict[str, Run]) -> str:
     )
 
 
+def _published_position(run: Run, model: str) -> tuple[float, float, float, str]:
+    """(published accuracy, reproduced interval low, high, "inside"/"above"/"below") of one study-protocol run."""
+    scores = run_scores(run)
+    published = float(PUBLISHED.loc[model, "published_test_accuracy"])
+    low, high = scores["ci95_low"], scores["ci95_high"]
+    return published, low, high, "inside" if low <= published <= high else ("above" if published > high else "below")
+
+
+def _gap_reasons(full: FullStudy, random_m4: bool, one_model: bool) -> str:
+    """The reasons that can be shown why a published accuracy lies outside a reproduced interval."""
+    counts = full.data_accounting()
+    test_sets = f"the test sets differ ({counts['test_images']:,} images here, {STUDY_TEST_IMAGES:,} in the study"
+    reasons = [
+        test_sets + (f", from {counts['images']:,} images rather than {STUDY_IMAGES:,})" if one_model else ")"),
+        f"{'the' if one_model else 'an'} interval covers the test images drawn, not the seed, the hardware or the code",
+    ]
+    if random_m4:
+        reasons.append("this model 4 started from random weights, the study's from CheXNet")
+    return "Reasons that can be shown: " + "; ".join(reasons) + "."
+
+
+def _random_m4(run: Run, model: str) -> bool:
+    return model == "m4" and run.config.get("weights_used") == "none"
+
+
 def published_gap_sentence(full: FullStudy | None, model: str) -> str:
     """Whether the study's published accuracy lies inside the reproduced full-study interval, and why it may not."""
     if full is None or (model, "study") not in full.runs:
         return ""
     run = full.runs[(model, "study")]
-    scores = run_scores(run)
-    published = float(PUBLISHED.loc[model, "published_test_accuracy"])
-    low, high = scores["ci95_low"], scores["ci95_high"]
-    where = "inside" if low <= published <= high else ("above" if published > high else "below")
+    published, low, high, where = _published_position(run, model)
     sentence = (
         f"The study published {published:.4f}; the reproduction's 95 % interval is {low:.4f} to {high:.4f}, "
         f"so the published number lies {where} it."
     )
-    if where == "inside":
-        return sentence
-    reasons = [
-        f"the test sets differ ({scores['test_images']:,} images here, {STUDY_TEST_IMAGES:,} in the study, "
-        f"from {full.data_accounting()['images']:,} images rather than {STUDY_IMAGES:,})",
-        "the interval covers the test images drawn, not the seed, the hardware or the code",
-    ]
-    if model == "m4" and run.config.get("weights_used") == "none":
-        reasons.append("this model 4 started from random weights, the study's from CheXNet")
-    return sentence + " Reasons that can be shown: " + "; ".join(reasons) + "."
+    return sentence if where == "inside" else f"{sentence} {_gap_reasons(full, _random_m4(run, model), one_model=True)}"
 
 
 def full_scale_sentence(full: FullStudy | None, model: str) -> str:
@@ -106,6 +119,11 @@ def full_scale_sentence(full: FullStudy | None, model: str) -> str:
     return sentence
 
 
+def _spread_applies(params: ChapterParams) -> bool:
+    """The committed spread was measured for the quick profile as it stands: no other profile, no overrides."""
+    return params.profile == "quick" and not params.overrides()
+
+
 def spread_sentence(params: ChapterParams, model: str, run: Run, synthetic: bool, protocol: str = "study") -> str:
     """This build's accuracy beside the quick profile's measured seed spread (``results/quick-seeds``).
 
@@ -114,7 +132,7 @@ def spread_sentence(params: ChapterParams, model: str, run: Run, synthetic: bool
     """
     spread = quick_spread()
     accuracy = run_scores(run)["test_accuracy"]
-    if params.profile != "quick" or params.overrides():
+    if not _spread_applies(params):
         return "How much this profile's numbers vary with the seed has not been measured; the quick profile's has."
     if spread is None:
         return "No seed spread was found in `results/quick-seeds`, so this number stands without one."
@@ -206,7 +224,7 @@ def full_spread_sentence(seed_runs: dict) -> str:
 def build_spread_sentence(params: ChapterParams, table, synthetic: bool) -> str:
     """This build's study-protocol accuracies beside the quick profile's measured seed spread, one clause per model."""
     spread = quick_spread()
-    if table is None or spread is None or params.profile != "quick" or params.overrides():
+    if table is None or spread is None or not _spread_applies(params):
         return ""
     parts = []
     for row in table.itertuples():
@@ -228,22 +246,12 @@ def published_gaps_summary(full: FullStudy | None) -> str:
         return ""
     outside, random_m4 = [], False
     for (model, _), run in full.study_runs().items():
-        scores = run_scores(run)
-        published = float(PUBLISHED.loc[model, "published_test_accuracy"])
-        if not scores["ci95_low"] <= published <= scores["ci95_high"]:
-            side = "above" if published > scores["ci95_high"] else "below"
+        published, low, high, where = _published_position(run, model)
+        if where != "inside":
             outside.append(
-                f"model {model[1:]}'s {published:.4f} lies {side} its reproduced interval "
-                f"({scores['ci95_low']:.4f} to {scores['ci95_high']:.4f})"
+                f"model {model[1:]}'s {published:.4f} lies {where} its reproduced interval ({low:.4f} to {high:.4f})"
             )
-            random_m4 |= model == "m4" and run.config.get("weights_used") == "none"
+            random_m4 |= _random_m4(run, model)
     if not outside:
         return "Every published accuracy lies inside its reproduced 95 % interval."
-    test_images = next(iter(full.study_runs().values())).metrics["test_images"]
-    reasons = [
-        f"the test sets differ ({test_images:,} images here, {STUDY_TEST_IMAGES:,} in the study)",
-        "an interval covers the test images drawn, not the seed, the hardware or the code",
-    ]
-    if random_m4:
-        reasons.append("this model 4 started from random weights, the study's from CheXNet")
-    return "Against the study: " + "; ".join(outside) + ". Reasons that can be shown: " + "; ".join(reasons) + "."
+    return "Against the study: " + "; ".join(outside) + ". " + _gap_reasons(full, random_m4, one_model=False)
