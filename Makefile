@@ -15,11 +15,13 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 SET ?=
 JOBS ?=
+# The PDF after the HTML (xray-book pdf): auto = when a browser is found; never; always (fail without one).
+PDF ?= auto
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters train html test check lint unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins
+.PHONY: book chapters train html test check lint unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins download linkcheck pdf
 
 # [tf-cpu]: TensorFlow CPU, the default backend here (a plain `pip install .` keeps an environment's own);
 # [book]: papermill, Jupyter Book, JupyterLab (the core package has no Jupyter stack).
@@ -33,7 +35,7 @@ venv: $(STAMP)
 
 ## The main job: every chapter through papermill, then the book.
 book: $(STAMP)
-	$(BIN)/xray-book all --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(foreach s,$(SET),--set $(s))
+	$(BIN)/xray-book all --profile $(PROFILE) --pdf $(PDF) $(if $(JOBS),--jobs $(JOBS)) $(foreach s,$(SET),--set $(s))
 
 chapters: $(STAMP)
 	$(BIN)/xray-book run --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(foreach s,$(SET),--set $(s))
@@ -44,6 +46,25 @@ train: $(STAMP)
 
 html: $(STAMP)
 	$(BIN)/xray-book build
+
+## The built book as one PDF, _build/pdf/xray-cnn-book.pdf (the book's download menu links to its copy in
+## _build/html/_downloads/), printed by the browser the browser check finds. `make book` makes it too when
+## a browser is found; here no browser or no built book is an error (exit 2), so a publishing job that runs it never ships a dead link.
+pdf: $(STAMP)
+	$(BIN)/xray-book pdf
+
+## The real dataset from Kaggle (kagglehub: public, no account; about 800 MB, kept in ~/.cache/kagglehub),
+## linked into DATA_DIR (default: $XRAY_DATA_DIR, else ./data), where the chapters look.
+DATA_DIR ?=
+download: $(STAMP)
+	$(BIN)/xray-book download $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+## Every external link of the book checked online (Sphinx's linkcheck); exit 1 when one is broken.
+## Reads the executed chapters in book/chapters/: `make book` first. The publishing workflow only reports it.
+## Jupyter Book writes linkcheck's report into <path-output>/_build/html, so it gets its own folder
+## beside the book: _build/linkcheck/_build/html/output.txt.
+linkcheck: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output _build/linkcheck --builder linkcheck
 
 ## The tests: lint, unit tests (TensorFlow, then the backend-sensitive ones under JAX),
 ## the book on the synthetic stand-in (each chapter executed once, by papermill; its
@@ -75,7 +96,8 @@ book-check: $(STAMP)
 	$(BIN)/python -m pytest -q tests/book_checks
 
 ## The built book in headless Chromium or Chrome: the first one found (tests/browser/book_browser.py
-## says where it looks; XRAY_BROWSER=/path picks one). None found: skipped, with the reason printed.
+## says where it looks; XRAY_BROWSER=/path picks one). None found: skipped, with the reason printed;
+## with CI set the run fails instead (.ci/run installs Chromium first on CI).
 browser-check: $(STAMP)
 	$(BIN)/python -m pytest -q -s -rs tests/browser
 

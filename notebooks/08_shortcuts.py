@@ -59,13 +59,15 @@ overrides = {}  # profile values to change, e.g. {"epochs": 12}
 # %% [markdown]
 # The questions need the trained models themselves, not only their predictions, so
 # this chapter uses this build's runs (the committed full-study results hold no
-# weights). Each model's images are opened once, at its input size.
+# weights). Each model's images are opened once, at its input size. The section *At
+# full scale* near the end sets the full study's own answers beside them, where the
+# repository holds them as numbers.
 
 # %%
 import numpy as np
 import pandas as pd
 
-from xray_utils import data, evaluation, explain, full_study, page, plan, plots
+from xray_utils import data, evaluation, evidence, explain, full_study, narrative, page, plan, plots
 from xray_utils.pipeline import predict_proba
 
 params = plan.collect(globals())  # this build's settings: the profile above and its overrides
@@ -183,7 +185,7 @@ the occlusion test below asks the question directly.
 # ## Hide the lungs
 
 # %%
-max_images = 300
+max_images = evidence.OCCLUSION_IMAGES  # the sample the full-scale evidence uses too
 glue("max_images", max_images)
 occlusion = explain.occlusion_table(study_runs, model_images.get, max_images=max_images)
 glue("hidden_best", occlusion["chest hidden"].max())
@@ -389,10 +391,47 @@ glue.prose(
     """
 {held_out_verdict} Normal recall far below its test-set value, with the
 misses going to COVID, is the age-and-hospital shortcut made visible; recall that
-holds up is evidence against it. {covid_bias} {nih_overlap} (The committed full-study runs are numbers without weights, so this part is
-always this build's, from the profile named above.)
+holds up is evidence against it. {covid_bias} {nih_overlap} (This part is this
+build's, from the profile named above; the next section sets the full study's
+beside it.)
 """
 )
+
+# %% [markdown]
+# ## At full scale: the study's models
+#
+# Everything above comes from this build's models. The full study's models, trained
+# at the study's settings on a GPU, are committed without their weights; the same
+# three tests can still be run where they were trained, and their answers committed
+# as numbers: held-out predictions, occlusion scores and Grad-CAM maps at each
+# model's own grid. Each set of answers is checked against the run it belongs to
+# before it is shown.
+
+# %% tags=["remove-input"]
+full = full_study.load_full_study()
+committed = full.evidence() if full else {}  # study protocol, verified: evidence not its run's is refused
+glue("full_evidence", narrative.full_evidence_sentence(full, committed, held_out[sizes[0]]))
+glue.prose("{full_evidence}")
+
+# %% tags=["remove-input"]
+if committed:
+    build_recall = recall if held_out[sizes[0]] is not None else None
+    page.show_table(full_study.held_out_beside(committed, build_recall, params.profile), 3)
+
+# %% tags=["remove-input"]
+if committed:
+    page.show_table(full_study.occlusion_beside(committed, occlusion, params.profile), 3)
+    build_called = None if held_out[sizes[0]] is None else dict(zip(shift["model"], shift["adult normals called COVID"]))
+    glue("full_shortcut", narrative.full_shortcut_sentence(committed, build_called))
+    glue.prose("{full_shortcut}")
+
+# %% mystnb={"image": {"alt": "The full study's Grad-CAM maps, committed as numbers, drawn over the reader's own copies of the test and held-out images they belong to."}} tags=["remove-input"]
+drawn = evidence.map_galleries(committed, evidence.reader_copies(committed, params, images)) if committed else {}
+
+# %% tags=["remove-input"]
+if committed:
+    glue("full_maps", narrative.full_maps_sentence(committed, drawn, images.synthetic))
+    glue.prose("{full_maps}")
 
 # %% [markdown]
 # ## What such a model can and cannot claim
@@ -408,18 +447,12 @@ always this build's, from the profile named above.)
 # these.
 
 # %% tags=["remove-input"]
-from xray_utils.params import resolve_params
-
-full_params = resolve_params("full")
-glue("full_size", full_params.image_size)
 if params.profile != "full":
+    glue("evidence_state", narrative.evidence_state_sentence(committed))
     glue.prose(
         """
-The evidence in this chapter comes from {build_short}, not from the study's
-models. To say the same of models at the study's scale would need the full-profile
-models' weights, which the repository does not carry (its committed full-study runs
-hold their numbers and predictions only), and the same three tests run on them at
-{full_size} px: Grad-CAM on finer grids, occlusion, and the held-out set.
+The evidence in this chapter's first sections comes from {build_short}, not from
+the study's models. {evidence_state}
 """
     )
 else:

@@ -56,7 +56,7 @@ profile = "quick"  # a named profile: xray_utils/profiles/quick.yaml or full.yam
 overrides = {}  # profile values to change, e.g. {"epochs": 12}
 
 # %% tags=["remove-input"]
-from xray_utils import full_study, narrative, page, plan, plots
+from xray_utils import full_study, narrative, page, plan, plots, project
 
 params = plan.collect(globals())
 images = plan.open_data(params)
@@ -137,3 +137,18 @@ if table is not None:
 # are adults from many hospitals; the normal and viral pneumonia images are children
 # from one. A model can separate the classes by age and hospital without looking at
 # the lungs at all.
+
+# %% [markdown]
+# ## How to cite
+#
+# Cite the book as below; the repository's `CITATION.cff` holds the same entry for
+# reference managers (GitHub offers it as "Cite this repository"). If you use the
+# X-ray images, cite the articles that describe them too
+# {cite}`chowdhury2020,rahman2021`. The code is under the MIT licence and the text
+# and figures under the Creative Commons Attribution licence (CC BY), as the page
+# footer says; neither covers the X-ray images, which keep their sources' own terms
+# (see {doc}`../dataset`).
+
+# %% tags=["remove-input"]
+glue("citation", project.how_to_cite())
+glue.prose("{citation}")

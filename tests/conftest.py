@@ -61,3 +61,20 @@ def synthetic_dataset(tmp_path_factory) -> Path:
     from xray_utils.data import make_synthetic_dataset
 
     return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic") / "set", per_class=24, image_size=64)
+
+
+@pytest.fixture
+def bare_machine(monkeypatch, tmp_path):
+    """No browser anywhere: an empty PATH, no macOS apps, no Playwright download, no XRAY_BROWSER, no CI."""
+    from xray_utils.runner import browser  # here, not at the top: importing the runner takes seconds
+
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "no-playwright-browsers"))
+    monkeypatch.delenv(browser.BROWSER_ENV, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(browser, "MACOS_APPS", ())
+    browser.find_browser.cache_clear()
+    yield empty
+    browser.find_browser.cache_clear()

@@ -22,11 +22,11 @@ PACKAGE = Path(xray_utils.__file__).parent
 
 # Layers, lowest first: a module may import only from its own layer or below.
 LAYERS = [
-    {"errors", "paths", "files", "config", "stats", "backend", "accel", "weights", "published"},
+    {"errors", "paths", "files", "config", "stats", "backend", "accel", "weights", "published", "project"},
     {"data", "pipeline", "models"},
     {"params", "run_folders", "recipe", "explain", "page", "basics"},
     {"training", "evaluation", "plots"},
-    {"plan"},
+    {"plan", "evidence"},
     {"full_study", "runner", "bench", "spread", "narrative"},
 ]
 

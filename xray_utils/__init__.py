@@ -1,6 +1,8 @@
-__version__ = "0.1.0"
-
 import os as _os
+
+from .project import version as _version
+
+__version__ = _version()  # pyproject.toml's: the version is written in one place (xray_utils/project.py)
 
 # TensorFlow's C++ start-up notes (oneDNN, CPU instructions, absl) land in every kernel's
 # output and in the book; keep warnings and errors. Set before anything imports TensorFlow.

@@ -13,6 +13,39 @@ Three tables:
   profile, from the last ``xray-book`` run, or measured now with
   ``--end-to-end`` (which rebuilds the book in place, about 5 minutes).
 
+``--breakdown`` prints one other table instead: where each chapter's seconds went
+in the last ``xray-book`` run (``--executed DIR``: the run that executed into
+DIR; with ``--end-to-end``, a quick build measured now). Every figure is
+measured during that run, none estimated: papermill times each cell; each
+kernel's statement clock (:mod:`xray_utils.runner.kernel_clock`) times each
+top-level statement of a cell, so a cell that imports and then loads data is
+split where one begins; each trained run reports its phases
+(:data:`xray_utils.training.RUN_EVENT`); the runner records when each chapter
+started and ended. Per chapter, in seconds:
+
+* start: the runner's staging and the kernel's start, up to the first cell;
+* imports: ``import`` statements (the package, Keras and TensorFlow, ...);
+* data: statements that open images or read runs and committed results
+  (``open_data``, ``images_for``, ``load_full_study``, ...), and what a
+  statement that trains or loads runs spent outside the training itself;
+* graph: building and compiling each trained run's model, plus its first
+  epoch's excess over the median later epoch (tracing and graph preparation);
+* train: the rest of each run's fitting, and the copyable cells' own ``fit``;
+* eval: each run's test predictions;
+* save: each run's writing of its folder (model, predictions, records);
+* other: every other statement (figures, tables, prose);
+* gaps: between cells and before each cell's first statement (papermill saves
+  the notebook as each cell starts and ends, markdown ones too; IPython compiles);
+* shutdown: after the last cell (kernel shutdown, writing the executed copy);
+* wall: the chapter's wall time, the sum of the ten columns before it;
+* blocked: how long after the run's start the chapters it waits for (the
+  earlier wave: every chapter that trains) had finished;
+* queued: how long it then waited for a free kernel slot (the first ones: for
+  the runner's own set-up).
+
+Then the critical path: the chain of chapters, each started when the one
+before it ended, whose last chapter ends the run; and the trained runs' phases.
+
 Each data and model figure is the median of ``--repeat``/``--model-repeat``
 runs, each in a fresh process (so peak RSS, the cold cache and backend start-up
 are honest). ``--fast`` keeps to one repetition, model 1 and the quick input
@@ -37,13 +70,17 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
+from pathlib import Path
 
 from .config import PRECISIONS, STUDY_MODELS
+from .errors import XrayError
 
 # Each figure is measured in a fresh interpreter (honest peak RSS, cold caches, backend
 # start-up): _in_fresh_process runs one of the _CHILDREN there and reads back its result.
@@ -363,6 +400,16 @@ def _parser() -> argparse.ArgumentParser:
         help="run `xray-book all --profile quick` now (rebuilds the book in place, about 5 min) "
         "and time it; otherwise the last run's recorded times are printed",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="only where each chapter's seconds went in the last `xray-book` run (with --end-to-end: one run now)",
+    )
+    parser.add_argument(
+        "--executed",
+        default=None,
+        help="the folder that run executed into, with its timings.json (default: book/chapters)",
+    )
     device = parser.add_argument_group("--device mode (for a GPU: see the module docstring)")
     device.add_argument(
         "--device",
@@ -390,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xray-bench --device on {platform.node() or 'this machine'}, {time.strftime('%Y-%m-%d %H:%M')}")
         _print_device_table(args)
         return 0
+    if args.breakdown:
+        return _breakdown_main(args)
     args.steps = args.steps or 6
     repeat = 1 if args.fast else args.repeat
     print(
@@ -404,6 +453,23 @@ def main(argv: list[str] | None = None) -> int:
         _print_data_table(args, repeat)
     _print_model_table(args)
     _print_end_to_end(args.end_to_end, args.data)
+    return 0
+
+
+def _breakdown_main(args: argparse.Namespace) -> int:
+    """``--breakdown``: the last run's (or, with ``--end-to-end``, a new quick run's) breakdown; 2 without one."""
+    from .runner.chapters import executed_dir
+
+    if args.end_to_end:
+        if args.executed:
+            print("error: --end-to-end runs into book/chapters; leave out --executed", file=sys.stderr)
+            return 2
+        _print_end_to_end(True, args.data)
+    try:
+        _print_breakdown(Path(args.executed) if args.executed else executed_dir())
+    except XrayError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -477,6 +543,194 @@ def _print_end_to_end(rerun: bool, data_dir: str | None) -> None:
         f"{sum(chapters.values()):.1f} s)",
         flush=True,
     )
+
+
+# --breakdown: where a run's chapter seconds went (see the module docstring for the columns).
+BREAKDOWN_PARTS = ("start", "imports", "data", "graph", "train", "eval", "save", "other", "gaps", "shutdown")
+BREAKDOWN_COLUMNS = (*BREAKDOWN_PARTS, "wall", "blocked", "queued")
+# What a statement is, from its code (comments removed), first match wins; "runs" statements
+# are split by the phases of the runs they trained, the rest of their time is "data".
+_STATEMENT_KINDS = (
+    ("imports", re.compile(r"^\s*(import|from)\s")),
+    ("train", re.compile(r"\.fit\(")),
+    ("runs", re.compile(r"\b(train_model|load_runs|study_results|train_all|train)\(")),
+    ("data", re.compile(r"\b(open_data|open_external|images_for|load_images|load_full_study)\(")),
+)
+
+
+def statement_kind(code: str) -> str:
+    """``imports``, ``train``, ``runs``, ``data`` or ``other``: what a statement's code does."""
+    code = "\n".join(line.split("#", 1)[0] for line in code.splitlines())
+    return next((kind for kind, pattern in _STATEMENT_KINDS if pattern.search(code)), "other")
+
+
+def _unix(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def _cell_windows(notebook: dict) -> list[tuple[float, float, list[str]]]:
+    """``(start, end, source lines)`` of each code cell papermill ran, in order."""
+    cells = []
+    for cell in notebook.get("cells", []):
+        timed = cell.get("metadata", {}).get("papermill", {})
+        if cell.get("cell_type") == "code" and timed.get("start_time") and timed.get("end_time"):
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            lines = source.splitlines()
+            while lines and not lines[0].strip():  # IPython drops them too: its line 1 is the first non-blank
+                lines.pop(0)
+            cells.append((_unix(timed["start_time"]), _unix(timed["end_time"]), lines))
+    return sorted(cells)
+
+
+def _statements(cell: tuple, stamps: list) -> list[tuple[float, float, str]]:
+    """``(start, end, code)`` of each top-level statement the clock saw in ``cell`` (the whole cell if none).
+
+    A statement's code runs to the next one's line, its time to the next one's start.
+    """
+    start, end, lines = cell
+    inside = sorted((t, line) for t, line in stamps if start <= t <= end)
+    if not inside:
+        return [(start, end, "\n".join(lines))]
+    bounds = [t for t, _ in inside] + [end]
+    found = []
+    for i, (_, line) in enumerate(inside):
+        following = inside[i + 1][1] if i + 1 < len(inside) else len(lines) + 1
+        code = "\n".join(lines[line - 1 : max(following, line + 1) - 1])
+        found.append((bounds[i], bounds[i + 1], code))
+    return found
+
+
+def _run_parts(run: dict) -> dict[str, float]:
+    """One trained run's seconds as graph (build + first epoch's excess), train, eval and save."""
+    later = run.get("later_epoch_s")
+    excess = max(run["first_epoch_s"] - later, 0.0) if later is not None else 0.0
+    computing = run["build_s"] + run["fit_s"] + run["predict_s"]
+    return {
+        "graph": run["build_s"] + excess,
+        "train": run["fit_s"] - excess,
+        "eval": run["predict_s"],
+        "save": run["total_s"] - computing,
+    }
+
+
+def chapter_breakdown(notebook: dict, clock: dict) -> dict[str, float]:
+    """Seconds of each of :data:`BREAKDOWN_PARTS` in one chapter, and its ``wall`` (their sum).
+
+    ``notebook``: the executed copy (papermill's cell times); ``clock``: the chapter's
+    record in ``timings.json`` (start, end, statement stamps, trained runs).
+    """
+    parts = dict.fromkeys(BREAKDOWN_PARTS, 0.0)
+    cells = _cell_windows(notebook)
+    wall = clock["end"] - clock["start"]
+    if not cells:
+        return {**parts, "start": wall, "wall": wall}
+    parts["start"] = cells[0][0] - clock["start"]
+    parts["shutdown"] = clock["end"] - cells[-1][1]
+    parts["gaps"] = sum(later[0] - cell[1] for cell, later in zip(cells, cells[1:]))
+    for cell in cells:
+        statements = _statements(cell, clock.get("statements", []))
+        parts["gaps"] += statements[0][0] - cell[0]  # papermill saving the notebook, IPython compiling the cell
+        for start, end, code in statements:
+            kind = statement_kind(code)
+            if kind == "runs":
+                trained = [run for run in clock.get("runs", []) if start <= run["t"] <= end]
+                for part, seconds in [item for run in trained for item in _run_parts(run).items()]:
+                    parts[part] += seconds
+                    end -= seconds  # what is left of the statement is reading
+                kind = "data"
+            parts[kind] += end - start
+    return {**parts, "wall": wall}
+
+
+def schedule_waits(record: dict) -> dict[str, dict[str, float]]:
+    """Per chapter: ``blocked`` (its earlier waves still running) and ``queued`` (no free kernel slot)."""
+    chapters, waits = record["chapters"], {}
+    for stem, clock in chapters.items():
+        earlier = [c["end"] for c in chapters.values() if c["wave"] < clock["wave"]]
+        ready = max(earlier, default=record["started"])
+        waits[stem] = {"blocked": ready - record["started"], "queued": clock["start"] - ready}
+    return waits
+
+
+def critical_path(record: dict) -> list[str]:
+    """The chapters, in order, each started when the one before it ended, the last one ending the run.
+
+    A chapter starts when its earlier wave is done and a kernel slot is free: both are
+    some chapter's end, so what held it back is the last chapter that ended before it started.
+    """
+    chapters = record["chapters"]
+    path = [max(chapters, key=lambda stem: chapters[stem]["end"])]
+    while True:
+        began = chapters[path[-1]]["start"]
+        before = [stem for stem in chapters if stem not in path and chapters[stem]["end"] <= began]
+        if not before:
+            return path[::-1]
+        path.append(max(before, key=lambda stem: chapters[stem]["end"]))
+
+
+def breakdown(executed: Path) -> tuple[dict, dict[str, dict[str, float]]]:
+    """The last run's ``timings.json`` in ``executed`` and each chapter's :func:`chapter_breakdown` with its waits.
+
+    Raises :class:`XrayError` naming the file when the record or an executed chapter is missing or has no clock.
+    """
+    path = executed / "timings.json"
+    if not path.is_file():
+        raise XrayError(f"no `xray-book` run recorded in {executed} (no timings.json): run `make book` first")
+    record = json.loads(path.read_text())
+    if "chapters" not in record:
+        raise XrayError(f"{path} has no per-chapter clock (an older `xray-book`): run the chapters again")
+    waits, rows = schedule_waits(record), {}
+    for stem, clock in record["chapters"].items():
+        notebook = executed / f"{stem}.ipynb"
+        if not notebook.is_file():
+            raise XrayError(f"{path} names chapter {stem}, but {notebook} is missing")
+        rows[stem] = {**chapter_breakdown(json.loads(notebook.read_text()), clock), **waits[stem]}
+    return record, rows
+
+
+def _print_breakdown(executed: Path) -> None:
+    """The ``--breakdown`` tables: chapters' seconds by part, the critical path, the trained runs' phases."""
+    record, rows = breakdown(executed)
+    print(
+        f"\nBreakdown of the `xray-book` run of {record.get('finished')} in {executed} (profile "
+        f"{record.get('profile')}, data {record.get('data')}, backend {record.get('backend')}, "
+        f"{record.get('jobs')} at a time, {record.get('cpu_count')} cores), seconds:"
+    )
+    totals = {c: sum(row[c] for row in rows.values()) for c in BREAKDOWN_COLUMNS}
+    print(f"{'chapter':<22}" + "".join(f"{c:>9}" for c in BREAKDOWN_COLUMNS))
+    for stem, row in [*rows.items(), ("all chapters", totals)]:
+        print(f"{stem[:22]:<22}" + "".join(f"{row[c]:>9.1f}" for c in BREAKDOWN_COLUMNS))
+    print(_critical_path_line(record))
+    _print_trained_runs(record["chapters"])
+
+
+def _critical_path_line(record: dict) -> str:
+    chapters, path, started = record["chapters"], critical_path(record), record["started"]
+    links = " -> ".join(
+        f"{stem} ({chapters[stem]['start'] - started:.1f}-{chapters[stem]['end'] - started:.1f})" for stem in path
+    )
+    return f"critical path (s after the run started): {links}; run wall {record.get('wall_s', float('nan')):.1f} s"
+
+
+RUN_COLUMNS = ("build", "epoch 1", "later", "fit", "predict", "writes", "total")
+
+
+def _print_trained_runs(chapters: dict) -> None:
+    """One line per run the chapters trained: its phases' seconds.
+
+    ``later``: the median epoch after the first; ``writes``: everything else of the
+    run (its folder's records, predictions and model), the breakdown's ``save``.
+    """
+    runs = [(stem, run) for stem, clock in chapters.items() for run in clock.get("runs", [])]
+    if not runs:
+        print("\nNo run was trained in this build (all were reused).")
+        return
+    print(f"\n{'trained run':<20}{'chapter':<22}" + "".join(f"{c:>9}" for c in RUN_COLUMNS))
+    for stem, run in runs:
+        later = run.get("later_epoch_s")
+        values = (run["build_s"], run["first_epoch_s"], float("nan") if later is None else later, run["fit_s"])
+        values += (run["predict_s"], _run_parts(run)["save"], run["total_s"])
+        print(f"{run['model'] + '/' + run['protocol']:<20}{stem[:22]:<22}" + "".join(f"{v:>9.1f}" for v in values))
 
 
 def _print_data_table(args, repeat: int) -> None:

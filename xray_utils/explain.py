@@ -121,22 +121,31 @@ def _gradients(head, feature_maps: np.ndarray, class_index: np.ndarray) -> np.nd
     raise NotImplementedError(f"no gradient dispatch for the {backend} backend")
 
 
-def _normalise(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    maps = np.maximum(maps, 0)
-    resized = keras.ops.convert_to_numpy(keras.ops.image.resize(maps[..., None], size, interpolation="bilinear"))
-    resized = np.maximum(resized[..., 0], 0)
+def _normalise(maps: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Positive part of ``maps``, resized bilinearly to ``size`` (None: kept at the feature grid), peak 1 per map."""
+    resized = np.maximum(maps, 0)
+    if size is not None:
+        resized = keras.ops.convert_to_numpy(keras.ops.image.resize(resized[..., None], size, interpolation="bilinear"))
+        resized = np.maximum(resized[..., 0], 0)
     peak = resized.reshape(len(resized), -1).max(axis=1)
     return np.divide(resized, peak[:, None, None], out=np.zeros_like(resized), where=peak[:, None, None] > 0)
 
 
 def heatmaps(
-    model: keras.Model, images: np.ndarray, class_index=None, method: str = "gradcam", layer: str | None = None
+    model: keras.Model,
+    images: np.ndarray,
+    class_index=None,
+    method: str = "gradcam",
+    layer: str | None = None,
+    resize: bool = True,
 ) -> np.ndarray:
     """Heatmaps ``(N, S, S)`` in [0, 1] for ``images`` (uint8 ``(N, S, S, C)``).
 
     ``class_index``: the class to explain per image (default: the predicted one).
     ``method``: ``"gradcam"`` or ``"hirescam"``. ``layer``: a layer name (default:
-    :func:`target_layer`).
+    :func:`target_layer`). ``resize=False`` keeps each map at the layer's own grid
+    ``(N, h, w)`` (e.g. 12x12 for Model 1 at 192 px): what the method computed,
+    before any interpolation.
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not known; allowed: {', '.join(METHODS)}")
@@ -152,7 +161,7 @@ def heatmaps(
         maps = (weights * feature_maps).sum(axis=-1)
     else:
         maps = (gradients * feature_maps).sum(axis=-1)
-    return _normalise(maps, images.shape[1:3])
+    return _normalise(maps, images.shape[1:3] if resize else None)
 
 
 # The central chest region as fractions of height and width (top, bottom, left, right):
@@ -180,11 +189,32 @@ def occlude(images: np.ndarray, keep: str = "outside", box=CHEST_BOX) -> np.ndar
     return out
 
 
-def _accuracy(model, images, labels) -> float:
+OCCLUSION_VARIANTS = ("as is", "chest hidden", "only chest shown")
+
+
+def occlusion_predictions(model, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The class one model predicts for each of ``images`` as is, with the chest hidden and with only the chest shown."""
     from .pipeline import predict_proba
 
-    predicted = predict_proba(model, images, np.arange(len(images))).argmax(1)
-    return float((predicted == np.asarray(labels)).mean())
+    versions = {
+        "as is": images,
+        "chest hidden": occlude(images, "outside"),
+        "only chest shown": occlude(images, "inside"),
+    }
+    return {name: predict_proba(model, shown, np.arange(len(shown))).argmax(1) for name, shown in versions.items()}
+
+
+def occlusion_scores(model, images: np.ndarray, labels) -> dict[str, float | int]:
+    """One model's accuracy on ``images`` as is, with the chest hidden and with only the chest shown."""
+    predicted = occlusion_predictions(model, images)
+    scores = {name: float((guess == np.asarray(labels)).mean()) for name, guess in predicted.items()}
+    return {"images": int(len(labels)), **scores}
+
+
+def occlusion_sample(run, imageset, seed: int = STUDY_SEED, max_images: int | None = 300) -> np.ndarray:
+    """Positions in ``imageset`` of the test images the occlusion test scores for ``run`` (stratified, seeded)."""
+    test = run.predictions()["indices"]
+    return test[stratified_sample(imageset.labels[test], max_images, seed)]
 
 
 def stratified_sample(labels, max_images: int | None, seed: int = STUDY_SEED) -> np.ndarray:
@@ -224,21 +254,47 @@ def occlusion_table(runs: dict, images_for_model, seed: int = STUDY_SEED, max_im
     rows = []
     for (model_name, protocol), run in runs.items():
         imageset = images_for_model(model_name)
-        test = run.predictions()["indices"]
-        test = test[stratified_sample(imageset.labels[test], max_images, seed)]
-        images, labels = imageset.images[test], imageset.labels[test]
-        model = run.load_model()
+        test = occlusion_sample(run, imageset, seed, max_images)
+        scores = occlusion_scores(run.load_model(), imageset.images[test], imageset.labels[test])
+        rows.append({"model": model_name, "protocol": protocol, **scores})
+    return pd.DataFrame(rows)
+
+
+def per_class_sample(labels, per_class: int, seed: int = STUDY_SEED) -> np.ndarray:
+    """Sorted positions of up to ``per_class`` of each class in ``labels``, drawn by a generator seeded with ``seed``."""
+    labels = np.asarray(labels)
+    if per_class < 1:
+        raise ValueError(f"per_class={per_class} must be at least 1")
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(members, min(per_class, len(members)), replace=False)
+        for members in (np.flatnonzero(labels == c) for c in np.unique(labels))
+    ]
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=int)
+
+
+def recall_rows(predicted, labels, class_names, level: float = 0.95) -> list[dict]:
+    """Per class present in ``labels``: images, recall with an exact interval, and how many went to each class."""
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    rows = []
+    for label, name in enumerate(class_names):
+        members = labels == label
+        if not members.any():
+            continue
+        hits = int((predicted[members] == label).sum())
+        low, high = accuracy_interval(hits, int(members.sum()), level)
+        called = np.bincount(predicted[members], minlength=len(class_names))
         rows.append(
             {
-                "model": model_name,
-                "protocol": protocol,
-                "images": int(len(test)),
-                "as is": _accuracy(model, images, labels),
-                "chest hidden": _accuracy(model, occlude(images, "outside"), labels),
-                "only chest shown": _accuracy(model, occlude(images, "inside"), labels),
+                "class": name,
+                "images": int(members.sum()),
+                "recall": hits / members.sum(),
+                "ci95_low": low,
+                "ci95_high": high,
+                **{f"called {other}": int(n) for other, n in zip(class_names, called)},
             }
         )
-    return pd.DataFrame(rows)
+    return rows
 
 
 def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> pd.DataFrame:
@@ -255,25 +311,8 @@ def held_out_recall(runs: dict, held_out_for_model, level: float = 0.95) -> pd.D
     for (model_name, protocol), run in runs.items():
         held_out = held_out_for_model(model_name)
         predicted = predict_proba(run.load_model(), held_out.images, np.arange(len(held_out))).argmax(1)
-        for label, name in enumerate(held_out.class_names):
-            members = held_out.labels == label
-            if not members.any():
-                continue
-            hits = int((predicted[members] == label).sum())
-            low, high = accuracy_interval(hits, int(members.sum()), level)
-            called = np.bincount(predicted[members], minlength=len(held_out.class_names))
-            rows.append(
-                {
-                    "model": model_name,
-                    "protocol": protocol,
-                    "class": name,
-                    "images": int(members.sum()),
-                    "recall": hits / members.sum(),
-                    "ci95_low": low,
-                    "ci95_high": high,
-                    **{f"called {other}": int(n) for other, n in zip(held_out.class_names, called)},
-                }
-            )
+        for row in recall_rows(predicted, held_out.labels, held_out.class_names, level):
+            rows.append({"model": model_name, "protocol": protocol, **row})
     return pd.DataFrame(rows)
 
 

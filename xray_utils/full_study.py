@@ -13,6 +13,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from .published import (
 )
 from .run_folders import Run, run_name
 from .weights import describe_weights
+
+if TYPE_CHECKING:
+    from .evidence import Evidence
 
 _CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
@@ -65,6 +69,19 @@ class FullStudy:
 
     def study_runs(self) -> dict[tuple[str, str], Run]:
         return {key: run for key, run in self.runs.items() if key[1] == "study"}
+
+    def evidence(self, protocol: str | None = "study") -> dict[tuple[str, str], Evidence]:
+        """Chapter 8's committed tests of the runs that have them (``<run>/evidence/``), each verified.
+
+        ``protocol``: only that protocol's runs (None: all). Evidence that is not
+        what its run computed (another key, changed or extra files, another
+        training's predictions) is refused with a :class:`RunError` naming the
+        folder and the file.
+        """
+        from .evidence import has_evidence, verify_evidence
+
+        chosen = sorted((key, run) for key, run in self.runs.items() if protocol in (None, key[1]))
+        return {key: verify_evidence(run) for key, run in chosen if has_evidence(run)}
 
     def describe(self) -> str:
         """Where the numbers come from, and which planned runs are missing."""
@@ -375,3 +392,53 @@ def headline(
         }
     )
     return frame.set_index("model")
+
+
+def _short(model: str) -> str:
+    """ "Model 1" for ``m1``: the tables' row names, the same for the full study and this build."""
+    from .evaluation import MODEL_TITLES
+
+    return MODEL_TITLES[model].split(":")[0]
+
+
+def _interval(frame: pd.DataFrame) -> list[str]:
+    return [f"{low:.2f} to {high:.2f}" for low, high in zip(frame["ci95_low"], frame["ci95_high"])]
+
+
+def _stacked(committed: dict, table, build: pd.DataFrame | None, profile: str) -> pd.DataFrame:
+    """``table(evidence)`` of each committed study-protocol run, then this build's study rows, with a source column."""
+    parts = [table(found).assign(model=m, source="full study") for (m, p), found in committed.items() if p == "study"]
+    if build is not None and len(build):
+        mine = build[build["protocol"] == "study"].drop(columns="protocol")
+        parts.append(mine.assign(source=f"this build ({profile})"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def held_out_beside(committed: dict, build: pd.DataFrame | None, profile: str) -> pd.DataFrame:
+    """Per model and held-out class: the full study's recall (from its evidence) above this build's.
+
+    ``committed``: :meth:`FullStudy.evidence`; ``build``: this build's
+    :func:`xray_utils.explain.held_out_recall` (None: it had no held-out set).
+    Study-protocol runs only. Indexed by (model, class, source); columns
+    ``images``, ``recall``, ``95 % interval`` and ``called <class>`` counts.
+    """
+    frame = _stacked(committed, lambda found: found.recall(), build, profile)
+    frame["95 % interval"] = _interval(frame)
+    called = [column for column in frame.columns if column.startswith("called ")]
+    order = {name: i for i, name in enumerate(dict.fromkeys(frame["class"]))}
+    frame = frame.assign(rank=frame["class"].map(order)).sort_values(["model", "rank", "source"], kind="stable")
+    frame["model"] = frame["model"].map(_short)
+    columns = ["images", "recall", "95 % interval", *called]
+    return frame.set_index(["model", "class", "source"])[columns]
+
+
+def occlusion_beside(committed: dict, build: pd.DataFrame | None, profile: str) -> pd.DataFrame:
+    """Per model: the full study's occlusion scores (from its evidence) above this build's.
+
+    ``build``: this build's :func:`xray_utils.explain.occlusion_table`. Indexed by
+    (model, source); columns ``images``, ``as is``, ``chest hidden``, ``only chest shown``.
+    """
+    frame = _stacked(committed, lambda found: found.occlusion, build, profile)
+    frame = frame.sort_values(["model", "source"], kind="stable")
+    frame["model"] = frame["model"].map(_short)
+    return frame.set_index(["model", "source"])[["images", "as is", "chest hidden", "only chest shown"]]

@@ -255,3 +255,147 @@ def published_gaps_summary(full: FullStudy | None) -> str:
     if not outside:
         return "Every published accuracy lies inside its reproduced 95 % interval."
     return "Against the study: " + "; ".join(outside) + ". " + _gap_reasons(full, random_m4, one_model=False)
+
+
+def _names(models) -> str:
+    """ "Model 1, Model 2 and Model 4" for ``["m1", "m2", "m4"]``."""
+    words = [f"Model {model[1:]}" for model in models]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _study_evidence(committed: dict) -> dict:
+    """``{model: Evidence}`` of the study-protocol runs in ``committed`` (``FullStudy.evidence()``)."""
+    return {model: found for (model, protocol), found in committed.items() if protocol == "study"}
+
+
+def full_evidence_sentence(full: FullStudy | None, committed: dict, held_out=None) -> str:
+    """What the committed full-scale evidence of chapter 8 covers; when there is none, that and the command that makes it.
+
+    ``committed``: :meth:`FullStudy.evidence`; ``held_out``: this build's held-out
+    :class:`~xray_utils.data.ImageSet` (None: it has none).
+    """
+    from .evidence import EVIDENCE_COMMAND, GPU_SCRIPT
+
+    if full is None:
+        return (
+            "No full-study results were found in `results/full`, so there is nothing to set beside this build's models."
+        )
+    found = _study_evidence(committed)
+    if not found:
+        return (
+            "The committed full study holds no shortcut evidence yet: its run folders were copied without their "
+            "models, so the three tests cannot be run on them here. They are run where the full-profile models are, "
+            f"by `{EVIDENCE_COMMAND}` (`{GPU_SCRIPT}` trains the study-protocol models on a GPU and runs it, see "
+            "`results/full/README.md`); once the runs' `evidence/` folders are committed to `results/full`, this "
+            "section sets them beside this build's."
+        )
+    first = next(iter(found.values()))
+    grids = ", ".join(f"Model {m[1:]} {'×'.join(map(str, e.meta['grid']))}" for m, e in found.items())
+    which = f"; {model_label(full.runs[('m4', 'study')])}" if "m4" in found else ""
+    sentence = (
+        f"{full.data_sentence()} The full study's {_names(found)} ({full.scale(next(iter(found)))}{which}) were put "
+        "to this chapter's tests where they were trained, with the same code and the same samples: occlusion on "
+        f"{int(first.occlusion['images'].iloc[0]):,} test images, Grad-CAM on each model's last convolutional grid "
+        f"({grids})"
+    )
+    record = first.meta.get("held_out")
+    if not record:
+        return sentence + ", and no held-out set (their data had none)."
+    counts = ", ".join(f"{n:,} {name}" for name, n in record["counts"].items() if n)
+    sentence += f", and a held-out set of {record['images']:,} images ({counts})."
+    missing = sorted(m for (m, p) in full.study_runs() if m not in found)
+    if missing:
+        sentence += f" {_names(missing)} {'has' if len(missing) == 1 else 'have'} no committed evidence."
+    if held_out is None:
+        return sentence + " This build has no held-out set, so the held-out rows are the full study's alone."
+    if held_out.fingerprint != record["fingerprint"]:
+        return sentence + f" This build's held-out set is other images ({len(held_out):,}): compare shares, not counts."
+    return sentence + " This build's held-out set is the same images."
+
+
+def full_shortcut_sentence(committed: dict, build_called: dict[str, float] | None = None) -> str:
+    """What the full-scale models call the held-out adult normals, beside this build's, and what that says.
+
+    ``build_called``: ``{model: share of adult normals this build's model called COVID}``.
+    """
+    from .stats import accuracy_interval
+
+    found = _study_evidence(committed)
+    shares = {m: e.called_covid("Normal") for m, e in found.items() if e.called_covid("Normal") is not None}
+    if not shares:
+        return ""
+    parts = [
+        f"Model {m[1:]} {share:.0%}"
+        + (f" (this build's: {build_called[m]:.0%})" if build_called and m in build_called else "")
+        for m, share in shares.items()
+    ]
+    sentence = (
+        "At full scale the models called these shares of the held-out adult normals COVID: " + "; ".join(parts) + "."
+    )
+    strong = [m for m, share in shares.items() if share >= 0.5]
+    if strong:
+        sentence += (
+            f" So the shortcut is not an artefact of the small demonstration models: {_names(strong)} "
+            f"{'shows' if len(strong) == 1 else 'show'} it at the study's scale."
+        )
+    elif max(shares.values()) < 0.1:
+        sentence += (
+            " At the study's scale the models keep the adult normals normal: on this held-out set the shortcut "
+            "does not show."
+        )
+    else:
+        sentence += " The shortcut is there at the study's scale, if for fewer than half of the adult normals."
+    chance = 1 / len(next(iter(found.values())).class_names)
+    above = [
+        m for m, e in found.items()
+        if accuracy_interval(round(e.occlusion["chest hidden"].iloc[0] * e.occlusion["images"].iloc[0]),
+                             int(e.occlusion["images"].iloc[0]))[0] > chance
+    ]  # fmt: skip
+    return sentence + (
+        f" With the chest hidden, {len(above)} of the {len(found)} full-scale models "
+        f"{'stays' if len(above) == 1 else 'stay'} above chance (the lower end of the exact 95 % interval above {chance:.2f})."
+    )
+
+
+def full_maps_sentence(committed: dict, drawn: dict, synthetic: bool) -> str:
+    """Whether the committed Grad-CAM maps could be drawn over the reader's own copies of their images.
+
+    ``drawn``: ``{(model, part): (maps drawn, maps committed)}`` as the chapter drew them.
+    """
+    found = _study_evidence(committed)
+    if not found:
+        return ""
+    total = sum(len(e.maps) for e in found.values())
+    if synthetic:
+        return (
+            "This build runs on the synthetic stand-in, whose file names only look like the real ones, so the full "
+            f"study's {total:,} committed maps, which belong to real X-rays, are not drawn; the tables need no images."
+        )
+    shown = sum(n for n, _ in drawn.values())
+    if not shown:
+        return (
+            f"The full study's {total:,} committed maps need the images they were computed on, and none of the files "
+            "they name is in this build's data or its held-out folder: with the COVID-19 Radiography Database in "
+            "place they are drawn here. The tables need no images."
+        )
+    left = (
+        f" {total - shown:,} of the named files are not in this build's data and are left out." if shown < total else ""
+    )
+    return (
+        f"The galleries show {shown:,} of the full models' own Grad-CAM maps, computed on their last convolutional "
+        "grid and stretched bilinearly over your copy of each image (found by file name), test images first, then "
+        f"held-out ones.{left} A coarse grid still says where the score came from, not why."
+    )
+
+
+def evidence_state_sentence(committed: dict) -> str:
+    """Where the chapter's three tests of the study-scale models stand: shown above, or still to be made."""
+    if _study_evidence(committed):
+        return (
+            "The section *At full scale* above sets the same three tests of the full-profile models, computed where "
+            "they were trained and committed as numbers, beside them."
+        )
+    return (
+        "To say the same of models at the study's scale, the same three tests must run on the full-profile models, "
+        "whose weights the repository does not carry: the section *At full scale* above says how they are made."
+    )

@@ -22,13 +22,22 @@ Reading a run back checks what it reads: a damaged, empty or foreign file
 (``model.keras`` that is not a Keras archive, a truncated ``.npz``, object
 arrays, probabilities with NaN or the wrong number of columns) is a
 :class:`RunError` naming the run folder and the file, never a wrong number.
+
+A runs folder may be shared by several users. A run this user may not read is
+a :class:`RunError` naming the folder and its owner; :func:`run_lock` refuses,
+before anything is trained, a run this user could not publish (another user's
+lock file, or another user's run folder that cannot be replaced, as in a sticky
+folder, where only an entry's owner may rename or delete it).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
+import pwd
+import stat
 import sys
 import time
 import zipfile
@@ -49,6 +58,7 @@ if TYPE_CHECKING:
     from .data import ImageSet
 
 COMPLETE = "COMPLETE"
+ELSEWHERE = "point runs_dir elsewhere (--set runs_dir=/path, or XRAY_RUNS_DIR)"
 
 
 def run_name(config: TrainConfig, key: str) -> str:
@@ -56,7 +66,48 @@ def run_name(config: TrainConfig, key: str) -> str:
 
 
 def is_finished(folder: Path) -> bool:
-    return (folder / COMPLETE).is_file()
+    """Whether ``folder`` is a finished run; a :class:`RunError` naming its owner when this user may not look."""
+    try:
+        return (folder / COMPLETE).is_file()
+    except PermissionError as exc:
+        raise unreadable(folder, exc) from None
+
+
+def owner(path: Path) -> str:
+    """Who owns ``path``, for messages: ``user 'name'`` (``uid N`` without a name, ``another user`` unknown)."""
+    try:
+        uid = Path(path).lstat().st_uid
+    except OSError:
+        return "another user"
+    try:
+        return f"user '{pwd.getpwuid(uid).pw_name}'"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _mode(path: Path) -> str:
+    """``path``'s permissions as ``ls -l`` shows them (``drwxrwxrwt``), for messages."""
+    try:
+        return stat.filemode(Path(path).lstat().st_mode)
+    except OSError:
+        return "mode unknown"
+
+
+def _may(path: Path, mode: int) -> bool:
+    """``os.access`` for this process's effective user (the one that will read or write)."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
+def unreadable(path: Path, exc: OSError) -> RunError:
+    """The one-line error for a run folder or file this user may not read: what, whose, and what to do."""
+    try:
+        what = "Run folder" if stat.S_ISDIR(Path(path).lstat().st_mode) else "Run file"
+    except OSError:
+        what = "Run folder"
+    return RunError(
+        f"{what} '{path}' belongs to {owner(path)} and cannot be read by you ({exc.strerror or exc}; "
+        f"{_mode(path)}). Ask its owner to share it (chmod -R a+rX), or {ELSEWHERE} to train your own."
+    )
 
 
 def write_json(path: Path, payload) -> None:
@@ -82,6 +133,9 @@ def environment_record() -> dict:
         "scikit_learn": sklearn.__version__,
         # thread counts change the last digits of what a model learns (see `xray-book --jobs`)
         "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
+        # XLA's GPU kernels sum in no fixed order unless told to: say whether this run was
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "xla_gpu_deterministic_ops": "--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", "").split(),
     }
     try:
         module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
@@ -122,6 +176,8 @@ class Run:
         try:
             with np.load(_plain_file(self.folder, "predictions.npz"), allow_pickle=False) as saved:
                 found = {k: saved[k] for k in saved.files}
+        except PermissionError as exc:
+            raise unreadable(self.folder / "predictions.npz", exc) from None
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             raise self.damaged("predictions.npz", exc) from exc
         problem = prediction_problem(found, len(self.config.get("class_names") or []) or None)
@@ -144,6 +200,8 @@ class Run:
             path = self.folder / "model.keras"
             if not path.is_file():
                 raise self.damaged("model.keras", "missing")
+            if not _may(path, os.R_OK):  # else it would be called "not a Keras archive"
+                raise unreadable(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
             if not zipfile.is_zipfile(path):
                 raise self.damaged("model.keras", f"not a Keras archive ({path.stat().st_size} bytes)")
             problem = archive_problem(path)
@@ -209,6 +267,8 @@ def _read(folder: Path, file: str, reader):
     """``reader(folder / file)``, any failure being a :class:`RunError` naming the folder and the file."""
     try:
         return reader(_plain_file(folder, file))
+    except PermissionError as exc:
+        raise unreadable(folder / file, exc) from None
     except (OSError, ValueError, RecursionError) as exc:
         raise damaged(folder, file, exc) from exc
 
@@ -259,7 +319,11 @@ def prediction_problem(saved: dict[str, np.ndarray], classes: int | None) -> str
 
 @contextmanager
 def run_lock(runs_dir: Path, name: str):
-    """Hold the lock of run ``name`` (``<runs_dir>/.<name>.lock``) or fail at once, naming the holder."""
+    """Hold the lock of run ``name`` (``<runs_dir>/.<name>.lock``) to write it, or fail at once.
+
+    Fails naming the process that holds it, or, before anything is trained, when
+    this user could not publish the run there (:func:`publish_problem`).
+    """
 
     def busy(holder: str) -> RunError:
         return RunError(
@@ -267,19 +331,68 @@ def run_lock(runs_dir: Path, name: str):
             f"lock file {runs_dir / f'.{name}.lock'}). Wait for it, or use another runs_dir."
         )
 
-    lock = Path(runs_dir) / f".{name}.lock"
-    try:  # a folder where nothing can be written: say so before any training starts
+    runs_dir = Path(runs_dir)
+    lock = runs_dir / f".{name}.lock"
+    _check_lock_opens(runs_dir, name, lock)
+    with exclusive_lock(lock, f"training {name}", busy):
+        problem = publish_problem(runs_dir, name)
+        if problem:
+            raise RunError(
+                f"Run '{name}' cannot be trained in '{runs_dir}' by you: {problem}. Nothing was trained. "
+                f"Ask its owner to retrain or remove it, or {ELSEWHERE}."
+            )
+        yield
+
+
+def _check_lock_opens(runs_dir: Path, name: str, lock: Path) -> None:
+    """Open (or create) the lock file once, so a folder or lock this user may not write is named before training."""
+    try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         with open(lock, "a"):
             pass
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM) and lock.exists():  # another user's lock file
+            raise RunError(
+                f"The lock file '{lock}' belongs to {owner(lock)} and you cannot open it ({exc.strerror}; "
+                f"{_mode(lock)}), so run '{name}' cannot be trained in '{runs_dir}' by you. Ask its owner to make "
+                f"it writable for you (chmod g+w or a+w), or {ELSEWHERE}; finished runs in it can still be read."
+            ) from None
+        whose = f", which belongs to {owner(runs_dir)}," if exc.errno in (errno.EACCES, errno.EPERM) else ""
         raise RunError(
-            f"The runs folder '{runs_dir}' cannot be written ({exc.strerror or exc}), and run '{name}' must be "
-            "trained and saved there. Point runs_dir elsewhere (--set runs_dir=/path, or XRAY_RUNS_DIR); "
-            "finished runs in it can still be read."
+            f"The runs folder '{runs_dir}'{whose} cannot be written ({exc.strerror or exc}), and run '{name}' must "
+            f"be trained and saved there. {ELSEWHERE[0].upper()}{ELSEWHERE[1:]}; finished runs in it can still be read."
         ) from None
-    with exclusive_lock(lock, f"training {name}", busy):
-        yield
+
+
+def publish_problem(runs_dir: Path, name: str) -> str | None:
+    """Why this user could not publish run ``name`` in ``runs_dir`` (None when it can).
+
+    Publishing renames a staging folder into ``runs_dir`` and, for a retrain,
+    renames the old run aside and deletes it. ``os.access`` does not know the
+    sticky bit, so that rule (only the entry's or the folder's owner may rename
+    or delete an entry) is checked here by hand. Root may do all of it.
+    """
+    if not _may(runs_dir, os.W_OK | os.X_OK):
+        return f"the runs folder belongs to {owner(runs_dir)} and you may not write in it ({_mode(runs_dir)})"
+    final = runs_dir / name
+    me = os.geteuid()
+    try:
+        final_uid, folder = final.lstat().st_uid, runs_dir.stat()
+    except FileNotFoundError:
+        return None  # a new run: its staging folder is this user's to rename
+    if me in (0, final_uid):
+        return None
+    if folder.st_mode & stat.S_ISVTX and me != folder.st_uid:
+        return (
+            f"its folder '{final}' belongs to {owner(final)}, and the runs folder '{runs_dir}' is sticky "
+            f"({_mode(runs_dir)}), where only an entry's owner may rename or delete it"
+        )
+    if final.is_dir() and not _may(final, os.R_OK | os.W_OK | os.X_OK):
+        return (
+            f"its folder '{final}' belongs to {owner(final)}, and you cannot delete its files "
+            f"({_mode(final)}): replacing it would leave them behind, hidden"
+        )
+    return None
 
 
 def staging_folder(runs_dir: Path, name: str) -> Path:
@@ -304,21 +417,31 @@ def recover(runs_dir: Path, name: str) -> Path | None:
     replaced = sorted(Path(runs_dir).glob(f".{name}.replaced-*"))
     if is_finished(final) and not replaced:
         return final
-    complete = [p for p in stale_attempts(Path(runs_dir), name) if is_finished(p)]
+    complete = [p for p in stale_attempts(Path(runs_dir), name) if _finished_hidden(p)]
     if not replaced and not complete:
         return None
     try:
         with run_lock(Path(runs_dir), name):
             if not final.exists():
-                candidates = complete or [p for p in replaced if is_finished(p)]
+                candidates = complete or [p for p in replaced if _finished_hidden(p)]
                 if candidates:
                     os.replace(candidates[-1], final)
             if is_finished(final):
                 for stray in Path(runs_dir).glob(f".{name}.replaced-*"):
                     remove_quietly(stray)
-    except RunError:  # another process is publishing it right now
+    except RunError:  # another process is publishing it right now, or this user may not
+        return None
+    except PermissionError:  # another user's hidden copy, in a sticky folder: it stays theirs
         return None
     return final if is_finished(final) else None
+
+
+def _finished_hidden(folder: Path) -> bool:
+    """:func:`is_finished` for a hidden copy: another user's that this user may not read counts as unfinished."""
+    try:
+        return is_finished(folder)
+    except RunError:
+        return False
 
 
 def publish(staging: Path, final: Path) -> None:
@@ -330,7 +453,13 @@ def publish(staging: Path, final: Path) -> None:
     atomic_write(staging / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     if final.exists():
         retired = temporary_sibling(final, "replaced")
-        os.replace(final, retired)
+        try:  # run_lock checked this before training; another user may have changed the folder since
+            os.replace(final, retired)
+        except OSError as exc:
+            raise RunError(
+                f"Run folder '{final}', which belongs to {owner(final)}, could not be replaced ({exc.strerror or exc}); "
+                f"it is untouched, and the new run is kept, complete, in '{staging}'. Move it elsewhere, or {ELSEWHERE}."
+            ) from None
         os.replace(staging, final)
         remove_quietly(retired)
     else:

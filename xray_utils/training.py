@@ -33,6 +33,10 @@ from .pipeline import batches, one_hot, predict_proba
 from .recipe import EpochLogger, build_training_state, compile_study, fit_study, seed_everything, without_tensorflow
 from .weights import resolve_weights
 
+# The audit event (PEP 578) each trained run raises with its phases' seconds: xray-book's kernels
+# log it (xray_utils.runner.kernel_clock, which names it too); anywhere else it costs nothing.
+RUN_EVENT = "xray_utils.training.run"
+
 
 def resolved_config(config: TrainConfig) -> tuple[TrainConfig, str]:
     """The config with m4's ``weights="auto"`` replaced by what will be used, and why."""
@@ -55,10 +59,12 @@ def train(
 
     A finished run of the same configuration on the same images is reused
     unless ``retrain``. The run is written in a staging folder and published
-    only when complete (see :mod:`xray_utils.run_folders`). ``steps_per_execution``
+    only when complete (see :mod:`xray_utils.run_folders`); a trained run then
+    raises the :data:`RUN_EVENT` audit event with its phases. ``steps_per_execution``
     (batches per compiled call) changes speed, not results, so it is not part of
     the run's identity; it is recorded in ``metrics.json``.
     """
+    called = time.perf_counter()
     enable_compilation_cache()  # JAX only: the next run of the same model skips compilation
     stream = stream or sys.stdout
     if imageset.image_size != config.image_size or imageset.channels != config.channels:
@@ -87,7 +93,7 @@ def train(
         staging.mkdir(parents=True)
         try:
             with without_tensorflow():
-                _train_into(staging, config, key, imageset, stream, steps_per_execution)
+                phases = _train_into(staging, config, key, imageset, stream, steps_per_execution)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise
@@ -107,6 +113,7 @@ def train(
             )
             raise
         run_folders.publish(staging, final)
+    sys.audit(RUN_EVENT, {"run": name, **phases, "total_s": time.perf_counter() - called})
     return run_folders.Run.load(final)
 
 
@@ -114,8 +121,14 @@ def _folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
 
 
-def _train_into(staging: Path, config: TrainConfig, key: str, imageset: ImageSet, stream, steps_per_execution: int):
-    """Everything of one run but publishing it: configuration, split, training, scores, model."""
+def _train_into(
+    staging: Path, config: TrainConfig, key: str, imageset: ImageSet, stream, steps_per_execution: int
+) -> dict:
+    """Everything of one run but publishing it: configuration, split, training, scores, model.
+
+    Returns the seconds of its phases: building and compiling the model, fitting (and
+    its first and later epochs), predicting the test part, saving predictions and model.
+    """
     started = time.perf_counter()
     used, weights_reason = resolved_config(config)
     _write_config(staging, config, key, imageset, used, weights_reason)
@@ -126,14 +139,16 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset: ImageSet
         print(f"[{config.model}] weights: {weights_reason}", file=stream, flush=True)
     label = f"{config.model}/{config.protocol}"
     logger = EpochLogger(label, config.epochs, stream)
-    model, history, fit_seconds = _fit(used, imageset, split, logger, steps_per_execution)
+    model, history, fit_seconds, build_seconds = _fit(used, imageset, split, logger, steps_per_execution)
     history.to_csv(staging / "history.csv", index=False)
     eval_started = time.perf_counter()
     probabilities = predict_proba(model, imageset.images, split.test)
     predict_seconds = time.perf_counter() - eval_started
     y_true = imageset.labels[split.test]
+    save_started = time.perf_counter()
     np.savez(staging / "predictions.npz", indices=split.test, y_true=y_true, y_prob=probabilities)
     model.save(staging / "model.keras")
+    save_seconds = time.perf_counter() - save_started
     accuracy = float(accuracy_score(y_true, probabilities.argmax(1)))
     evaluated_epoch = int(history["epoch"].iloc[-1])  # the last, as the study
     steady_seconds = history["seconds"].iloc[1:].median() if len(history) > 1 else history["seconds"].iloc[0]
@@ -162,6 +177,16 @@ def _train_into(staging: Path, config: TrainConfig, key: str, imageset: ImageSet
         file=stream,
         flush=True,
     )
+    return {
+        "model": config.model,
+        "protocol": config.protocol,
+        "build_s": build_seconds,
+        "fit_s": fit_seconds,
+        "first_epoch_s": float(history["seconds"].iloc[0]),
+        "later_epoch_s": float(history["seconds"].iloc[1:].median()) if len(history) > 1 else None,
+        "predict_s": predict_seconds,
+        "save_s": save_seconds,
+    }
 
 
 def _write_config(staging: Path, config: TrainConfig, key: str, imageset: ImageSet, used: TrainConfig, reason: str):
@@ -183,11 +208,14 @@ def _write_config(staging: Path, config: TrainConfig, key: str, imageset: ImageS
 
 
 def _fit(config: TrainConfig, imageset: ImageSet, split, logger: EpochLogger, steps_per_execution: int = 1):
-    """Build, compile and fit ``config``'s model on the split's training part: ``(model, history, seconds)``.
+    """Build, compile and fit ``config``'s model on the split's training part.
+
+    Returns ``(model, history, seconds fitting, seconds building and compiling)``.
 
     ``config`` has its weights resolved (:func:`resolved_config`).
     """
     seed_everything(config.seed)
+    building = time.perf_counter()
     # only DenseNet121 starts from weights; the custom CNNs' "weights" field is meaningless
     weights = config.weights if config.model in DENSENET_MODELS and config.weights != "none" else None
     with precision(config.precision):
@@ -195,8 +223,9 @@ def _fit(config: TrainConfig, imageset: ImageSet, split, logger: EpochLogger, st
     compile_study(model, config.learning_rate, steps_per_execution)
     targets = one_hot(imageset.labels, len(imageset.class_names))
     build_training_state(model, imageset.images[split.train[:2]], targets[split.train[:2]])
+    build_seconds = time.perf_counter() - building
     train_data = batches(imageset.images, targets, split.train, config.batch_size, shuffle=True, seed=config.seed)
     val_data = batches(imageset.images, targets, split.val, config.batch_size)
     started = time.perf_counter()
     fit_study(model, train_data, val_data, config.epochs, logger)
-    return model, pd.DataFrame(logger.rows), time.perf_counter() - started
+    return model, pd.DataFrame(logger.rows), time.perf_counter() - started, build_seconds

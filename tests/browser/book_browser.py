@@ -1,7 +1,8 @@
 """Open pages of a built book in headless Chromium and list what is wrong with them.
 
 The browser is the first one found (:func:`find_browser`); nothing is installed
-and nothing needs root. Without one, the tests are skipped with the reason.
+and nothing needs root. Without one, the tests are skipped with the reason, and fail
+when ``CI`` is set (:func:`browser_or_skip`; there .ci/install-browser installs one first).
 """
 
 from __future__ import annotations
@@ -9,29 +10,22 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import socketserver
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-BROWSER_ENV = "XRAY_BROWSER"  # a path to a Chromium or Chrome executable: use this one, nothing else
-# Looked up on PATH, in this order (Debian, Ubuntu, Google's packages, Homebrew's chromium).
-BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-MACOS_APPS = (
-    "/Applications/Chromium.app/Contents/MacOS/Chromium",
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+# Where the browser is looked for lives in the package (`xray-book pdf` drives the same one);
+# re-exported here for the checks and their tests.
+from xray_utils.runner.browser import (  # noqa: F401
+    BROWSER_ENV,
+    BROWSER_NAMES,
+    CHROMIUM_FLAGS,
+    INSTALL_HINT,
+    MACOS_APPS,
+    _playwright_chromium,
+    find_browser,
 )
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @contextmanager
@@ -52,58 +46,54 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _playwright_chromium() -> str | None:
-    """The Chromium that `playwright install chromium` downloaded, if it did."""
-    try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as playwright:
-            path = playwright.chromium.executable_path
-    except Exception:  # playwright missing, or its driver cannot start: no browser from it
-        return None
-    return path if path and Path(path).is_file() else None
-
-
-@functools.cache
-def find_browser() -> tuple[str | None, str]:
-    """(the browser executable to drive, or None; where it came from, or what was searched).
-
-    ``$XRAY_BROWSER`` when set (an error if it is not an executable file), else the
-    first of :data:`BROWSER_NAMES` on PATH, the macOS app bundles, and Playwright's own.
-    """
-    chosen = os.environ.get(BROWSER_ENV)
-    if chosen:
-        if not (Path(chosen).is_file() and os.access(chosen, os.X_OK)):
-            raise FileNotFoundError(f"{BROWSER_ENV}={chosen} is not an executable file")
-        return chosen, BROWSER_ENV
-    for name in BROWSER_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found, f"{name} on PATH"
-    for app in MACOS_APPS:
-        if Path(app).is_file():
-            return app, app
-    own = _playwright_chromium()
-    if own:
-        return own, "Playwright's own Chromium"
-    return None, (
-        f"no Chromium or Chrome found ({', '.join(BROWSER_NAMES)} on PATH, the macOS apps, Playwright's own): "
-        f"install one (apt-get install chromium, brew install --cask chromium, or "
-        f".venv/bin/playwright install chromium) or set {BROWSER_ENV}=/path/to/chrome"
-    )
+# The book is checked as a reader without network sees it, online or not (CI has network, this
+# machine has none): every host but the local server fails to resolve, at once. Cheaper than
+# intercepting requests (page.route), which costs every page a round trip per request.
+OFFLINE_FLAG = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 
 
 @contextmanager
 def browser_page():
+    """A page of a headless browser (a 1280 x 900 window) that reaches no host but this machine's."""
     from playwright.sync_api import sync_playwright
 
     executable, _ = find_browser()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=[*CHROMIUM_FLAGS, OFFLINE_FLAG])
         try:
             yield browser.new_page(viewport={"width": 1280, "height": 900})
         finally:
             browser.close()
+
+
+# CI services set CI (GitHub Actions, GitLab and Travis set CI=true); "0", "false" and "no" say it is not one.
+CI_ENV = "CI"
+
+
+def in_ci(environ=None) -> bool:
+    """Whether this run is on CI: ``$CI`` set to anything but empty, ``0``, ``false`` or ``no``."""
+    value = (os.environ if environ is None else environ).get(CI_ENV, "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def browser_or_skip() -> str:
+    """The browser the checks drive (the ``browser`` fixture); without one the test is skipped, on CI it fails.
+
+    A skipped browser check on CI would leave the run green without the book ever opened,
+    so there the test fails, naming what was searched; elsewhere the skip says how to get one.
+    """
+    import pytest
+
+    executable, where = find_browser()
+    if executable is None:
+        if in_ci():
+            pytest.fail(
+                f"{CI_ENV} is set and the browser check cannot run: {where} (.ci/run installs one)", pytrace=False
+            )
+        print(f"\nbrowser check skipped: {where}")
+        pytest.skip(where)
+    print(f"\nbrowser: {executable} ({where})")
+    return executable
 
 
 def page_problems(page, url: str) -> list[str]:
@@ -151,20 +141,10 @@ SHRUNK_RATIO = 0.6
 OVERFLOW_SLACK_PX = 2
 READABILITY_PAGE_WIDTH = 1280  # the window width the measurements are taken at (browser_page's viewport)
 
-# Measures one loaded page. Figures: every <img> in the article except the launch buttons'
-# icons. Outputs: cell outputs (and any table, markdown ones too), never code input. An
-# output counts as overflowing when its content is wider than the room it has: its own box
-# (it scrolls, or spills over) or the content column from its left edge (a table in a
-# scroll wrapper is as wide as its content, so only the column shows it is too wide).
-# Only the innermost overflowing element is reported: a pre that spills makes its
-# ancestors overflow too.
-_READABILITY_JS = """
-async () => {
+# The start of every measurement in a page (here and in reader_checks.py): the article column,
+# and how a place in it is named (the Nth cell, else the id of the section, else "page").
+ARTICLE_JS = """
   const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
-  const imgs = Array.from(article.querySelectorAll("img")).filter(
-    i => !i.closest(".btn__icon-container, .cell_input, header, nav, footer"));
-  for (const i of imgs) i.loading = "eager";
-  await Promise.all(imgs.map(i => i.decode().catch(() => null)));
   const cells = Array.from(article.querySelectorAll("div.cell"));
   const where = el => {
     const cell = el.closest("div.cell");
@@ -172,6 +152,29 @@ async () => {
     const section = el.closest("section[id]");
     return section ? `#${section.id}` : "page";
   };
+"""
+# The figures (``imgs``) of an async measurement after ARTICLE_JS: every <img> in the article
+# but icons (the launch buttons'), code input and page chrome, each loaded (a lazy image below
+# the fold has not started yet) or failed.
+FIGURES_JS = """
+  const imgs = Array.from(article.querySelectorAll("img")).filter(
+    i => !i.closest(".btn__icon-container, .cell_input, header, nav, footer, .navbar-brand, .logo"));
+  for (const i of imgs) i.loading = "eager";
+  await Promise.all(imgs.map(i => i.decode().catch(() => null)));
+"""
+
+# Measures one loaded page. Figures: every <img> in the article except the launch buttons'
+# icons. Outputs: cell outputs (and any table, markdown ones too), never code input. An
+# output counts as overflowing when its content is wider than the room it has: its own box
+# (it scrolls, or spills over) or the content column from its left edge (a table in a
+# scroll wrapper is as wide as its content, so only the column shows it is too wide).
+# Only the innermost overflowing element is reported: a pre that spills makes its
+# ancestors overflow too.
+_READABILITY_JS = (
+    "async () => {"
+    + ARTICLE_JS
+    + FIGURES_JS
+    + """
   const describe = el => {
     const cls = Array.from(el.classList).filter(c => c !== "docutils" && c !== "notranslate").slice(0, 2);
     return `${where(el)}: ${el.tagName.toLowerCase()}${cls.map(c => "." + c).join("")}`;
@@ -209,8 +212,8 @@ async () => {
     content_px: Math.round(w.content), box_px: Math.round(w.box),
   }));
   return {figures, overflows};
-}
-""".replace("SLACK_PX", str(OVERFLOW_SLACK_PX))
+}"""
+).replace("SLACK_PX", str(OVERFLOW_SLACK_PX))
 
 
 def readability(page, url: str) -> dict:
@@ -228,6 +231,11 @@ def readability(page, url: str) -> dict:
     """
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
+    return measure_readability(page)
+
+
+def measure_readability(page) -> dict:
+    """:func:`readability` of the page ``page`` shows now (loaded already)."""
     measured = page.evaluate(_READABILITY_JS)
     figures = measured["figures"]
     for figure in figures:

@@ -2,20 +2,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from book_browser import find_browser
+from book_browser import browser_or_skip
+from reader_checks import walk_book
 
 HTML = Path(__file__).resolve().parents[2] / "_build" / "html"
 
 
 @pytest.fixture(scope="session")
 def browser() -> str:
-    """The browser the checks drive; without one they are skipped (never installed here, never as root)."""
-    executable, where = find_browser()
-    if executable is None:
-        print(f"\nbrowser check skipped: {where}")
-        pytest.skip(where)
-    print(f"\nbrowser: {executable} ({where})")
-    return executable
+    """The browser the checks drive; without one they are skipped, and fail when CI is set (nothing installed here)."""
+    return browser_or_skip()
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +19,16 @@ def built_book(browser) -> Path:
     if not (HTML / "index.html").is_file():
         pytest.fail(f"no built book at {HTML}: run `xray-book all` first")
     return HTML
+
+
+@pytest.fixture(scope="session")
+def book_walk(built_book) -> dict:
+    """Every page of the built book shown once at the wide window, and what each check found there.
+
+    One walk for the tests that read it (reader_checks.walk_book); it also leaves the
+    screenshots in ``_build/screenshots/``.
+    """
+    return walk_book(built_book, built_book.parent / "screenshots")
 
 
 @pytest.fixture

@@ -1,30 +1,16 @@
-"""The browser check finds a browser without root, and skips (exit 0, reason printed) without one."""
+"""The browser check finds a browser without root; without one it skips (exit 0, reason printed), on CI it fails."""
 
 import os
+import re
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
-import book_browser
 import pytest
-from book_browser import BROWSER_ENV, find_browser
+from book_browser import BROWSER_ENV, browser_or_skip, find_browser, in_ci
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def bare_machine(monkeypatch, tmp_path):
-    """No browser anywhere: an empty PATH, no macOS apps, no Playwright download, no XRAY_BROWSER."""
-    empty = tmp_path / "bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "no-playwright-browsers"))
-    monkeypatch.delenv(BROWSER_ENV, raising=False)
-    monkeypatch.setattr(book_browser, "MACOS_APPS", ())
-    find_browser.cache_clear()
-    yield empty
-    find_browser.cache_clear()
 
 
 def _executable(path: Path) -> Path:
@@ -66,6 +52,7 @@ def test_the_browser_check_skips_with_its_reason_and_exit_0_without_a_browser(tm
         "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "none"),
     }
     env.pop(BROWSER_ENV, None)
+    env.pop("CI", None)  # on CI the same run fails instead (test_on_ci_a_missing_browser_fails_the_test)
     out = subprocess.run(
         [
             sys.executable,
@@ -85,4 +72,38 @@ def test_the_browser_check_skips_with_its_reason_and_exit_0_without_a_browser(tm
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "browser check skipped: no Chromium or Chrome found" in out.stdout
-    assert "3 skipped" in out.stdout and "SKIPPED" in out.stdout
+    tests = len(re.findall(r"^def test_", (HERE / "test_book_in_browser.py").read_text(), re.M))
+    assert f"{tests} skipped in" in out.stdout and "SKIPPED" in out.stdout  # every one, none failed
+
+
+def test_without_a_browser_the_check_skips_and_says_how_to_install_one(bare_machine, capsys):
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        browser_or_skip()
+    reason = str(skipped.value)
+    assert reason.startswith("no Chromium or Chrome found") and "apt-get install chromium" in reason
+    assert f"{BROWSER_ENV}=/path/to/chrome" in reason
+    assert f"browser check skipped: {reason}" in capsys.readouterr().out
+
+
+def test_on_ci_a_missing_browser_fails_the_test(bare_machine, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(BaseException) as stopped:  # a skip here must fail this test, not skip it
+        browser_or_skip()
+    assert stopped.type is pytest.fail.Exception, stopped
+    assert str(stopped.value).startswith("CI is set and the browser check cannot run: no Chromium or Chrome found")
+
+
+def test_a_browser_found_is_driven_on_ci_or_not(bare_machine, monkeypatch):
+    browser = _executable(bare_machine / "chromium")
+    assert browser_or_skip() == str(browser)
+    monkeypatch.setenv("CI", "true")
+    assert browser_or_skip() == str(browser)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("true", True), ("1", True), ("yes", True), ("", False), ("0", False), ("false", False), ("No", False)],
+)
+def test_ci_is_any_value_but_the_usual_no(value, expected):
+    assert in_ci({"CI": value}) is expected
+    assert in_ci({}) is False

@@ -2,32 +2,26 @@
 
 A figure (a PNG) drawn at under 0.6 of its natural width has text too small to read; an
 output (printed text, a table) wider than the content column makes the reader scroll
-sideways, scrollbar or not. Every page in the table of contents is measured and
-photographed (``_build/screenshots/readability/<page>.png``). The measurement is shown
-to be right on a small page built here, whose sizes are known in advance.
+sideways, scrollbar or not. Every page in the table of contents is measured in the one
+walk of the book the browser tests share (the ``book_walk`` fixture), and a page that fails
+is photographed (``_build/screenshots/problems/<page>.png``). The measurement is shown to
+be right on a small page built here, whose sizes are known in advance.
 """
 
 from pathlib import Path
 
-from book_browser import SHRUNK_RATIO, book_pages, browser_page, readability, readability_offenders, screenshot, serve
+from book_browser import SHRUNK_RATIO, browser_page, readability, readability_offenders, serve
 from helpers import CHAPTERS, write_png
 
 
-def test_every_page_has_readable_figures_and_no_output_wider_than_the_column(built_book):
-    screenshot_dir = built_book.parent / "screenshots" / "readability"
-    offenders: dict[str, list[str]] = {}
-    with serve(built_book) as base, browser_page() as page:
-        pages = book_pages(page, base)
-        for name in ["dataset", "closing", *CHAPTERS]:
-            assert any(path.endswith(f"/{name}.html") for path in pages), f"{name} missing from the table of contents"
-        for path in pages:
-            measured = readability(page, f"{base}/{path}")
-            screenshot(page, screenshot_dir / f"{Path(path).stem}.png")
-            found = readability_offenders(measured)
-            if found:
-                offenders[path] = found
+def test_every_page_has_readable_figures_and_no_output_wider_than_the_column(book_walk, built_book):
+    for name in ["dataset", "closing", *CHAPTERS]:
+        assert any(path.endswith(f"/{name}.html") for path in book_walk["readability"]), f"{name} not measured"
+    offenders = {path: readability_offenders(measured) for path, measured in book_walk["readability"].items()}
+    offenders = {path: lines for path, lines in offenders.items() if lines}
     report = "\n".join(f"{path}:\n" + "\n".join(f"  {line}" for line in lines) for path, lines in offenders.items())
-    assert not offenders, f"unreadable at a 1280-px window (screenshots in {screenshot_dir}):\n{report}"
+    screenshots = built_book.parent / "screenshots" / "problems"
+    assert not offenders, f"unreadable at a 1280-px window (screenshots in {screenshots}):\n{report}"
 
 
 def _page(folder: Path, body: str) -> Path:

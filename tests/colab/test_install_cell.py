@@ -1,4 +1,4 @@
-"""The chapters' install cell, the README and the launch buttons name one pinned source: `_config.yml` + the version."""
+"""The chapters' install cell and the README name one pinned source: `_config.yml`'s repository + the version."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from xray_utils import project
 from xray_utils.runner import install_cell
 from xray_utils.runner.chapters import chapter_sources
 
@@ -24,6 +25,18 @@ def test_the_pin_is_a_release_tag_of_the_book_s_repository():
     requirement, version = install_cell.pinned_source()
     url = yaml.safe_load((PROJECT / "_config.yml").read_text())["repository"]["url"]
     assert requirement == f"xray-cnn-book @ git+{url}@v{version}"
+
+
+def test_the_pin_follows_the_one_home_and_the_version(monkeypatch):
+    # A fork that changes _config.yml's repository (or a release that bumps pyproject.toml) gets a new cell.
+    monkeypatch.setattr(
+        install_cell.project, "home", lambda: project.Home("https://github.com/acme/fork", "main", "https://a/")
+    )
+    monkeypatch.setattr(install_cell.project, "version", lambda: "2.3.4")
+    assert install_cell.pinned_source() == ("xray-cnn-book @ git+https://github.com/acme/fork@v2.3.4", "2.3.4")
+    assert 'PACKAGE, VERSION = "xray-cnn-book @ git+https://github.com/acme/fork@v2.3.4", "2.3.4"' in (
+        install_cell.render()
+    )
 
 
 def test_the_readme_names_the_same_requirement():

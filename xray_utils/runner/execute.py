@@ -4,7 +4,9 @@ The jupytext source is staged as a hidden ``.ipynb`` beside the output (a name
 unique to this call, removed afterwards), executed with the chapter's declared
 parameters in ``notebooks/`` as the working directory, and written, outputs and
 all, to ``<output_dir>/<chapter>.ipynb``; a failing chapter's copy keeps its
-traceback. The caller holds the output folder's lock (:mod:`.lock`).
+traceback. The kernel runs the statement clock (:mod:`.kernel_clock`) into
+:func:`~.timings.chapter_log`, which the caller reads. The caller holds the
+output folder's lock (:mod:`.lock`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from pathlib import Path
 
 from ..files import remove_quietly, temporary_sibling
 from ..params import ChapterParams
+from . import interrupt
 from .chapters import KERNEL, as_notebook, declared_parameters
 from .exercises import expand
+from .kernel_clock import kernel_arguments
+from .timings import chapter_log
 
 
 def run_chapter(source: Path, params: ChapterParams, timeout: int, output_dir: Path, env: dict[str, str]) -> Path:
@@ -35,10 +40,12 @@ def run_chapter(source: Path, params: ChapterParams, timeout: int, output_dir: P
     staged_input = Path(staged)
     running = temporary_sibling(output, "running", ".ipynb")
     output.unlink(missing_ok=True)
+    clock_log = chapter_log(output_dir, source.stem)
+    clock_log.unlink(missing_ok=True)  # a killed run's, not this one's
     try:
         nbformat.write(notebook, staged_input)
         try:
-            _execute(staged_input, running, source, notebook_parameters(params, declared), timeout, env)
+            _execute(staged_input, running, source, notebook_parameters(params, declared), timeout, env, clock_log)
         except papermill.PapermillExecutionError:
             _publish(running, output)  # the failure, traceback included, for the reader to see
             raise
@@ -49,7 +56,9 @@ def run_chapter(source: Path, params: ChapterParams, timeout: int, output_dir: P
     return output
 
 
-def _execute(staged_input: Path, running: Path, source: Path, parameters: dict, timeout: int, env: dict) -> None:
+def _execute(
+    staged_input: Path, running: Path, source: Path, parameters: dict, timeout: int, env: dict, clock_log: Path
+) -> None:
     import papermill
 
     papermill.execute_notebook(
@@ -62,7 +71,7 @@ def _execute(staged_input: Path, running: Path, source: Path, parameters: dict, 
         progress_bar=False,
         execution_timeout=timeout,
         report_mode=False,
-        kernel_manager_class=kernel_manager_with(env),
+        kernel_manager_class=kernel_manager_with(env, clock_log),
     )
 
 
@@ -73,18 +82,27 @@ def _publish(running: Path, output: Path) -> None:
         os.replace(running, output)
 
 
-def kernel_manager_with(env: dict[str, str]):
+def kernel_manager_with(env: dict[str, str], clock_log: Path | None = None):
     """A kernel manager class whose kernels start with this process's environment plus ``env``.
 
     How a chapter's kernel gets its share of the cores and absolute data paths
-    without this process changing its own ``os.environ``.
+    without this process changing its own ``os.environ``; with ``clock_log``, the
+    kernel also runs the statement clock into it (:mod:`.kernel_clock`).
     """
+    clock = kernel_arguments(clock_log) if clock_log is not None else []
     from jupyter_client import AsyncKernelManager
 
     class KernelManagerWithEnvironment(AsyncKernelManager):
         async def start_kernel(self, **kw):
             kw["env"] = {**kw.get("env", os.environ), **env}
-            return await super().start_kernel(**kw)
+            kw["extra_arguments"] = [*kw.get("extra_arguments", []), *clock]
+            launched = await super().start_kernel(**kw)
+            interrupt.started(self)  # so that Ctrl-C can stop it (see .interrupt)
+            return launched
+
+        async def cleanup_resources(self, restart=False):
+            interrupt.finished(self)
+            return await super().cleanup_resources(restart=restart)
 
     return KernelManagerWithEnvironment
 

@@ -2,10 +2,11 @@
 
 The package cannot be imported before it is installed, so each notebook holds the
 cell as text; this module renders it from the one definition (the repository in
-``_config.yml``, the release tag ``v<version>`` of ``pyproject.toml``) and
+``_config.yml`` and the release tag ``v<version>`` of ``pyproject.toml``, both read
+by :mod:`xray_utils.project`) and
 ``python -m xray_utils.runner.install_cell`` rewrites the notebooks' copies.
-``tests/colab/test_install_cell.py`` fails when a copy, the README or the launch
-buttons disagree with it.
+``tests/colab/test_install_cell.py`` fails when a copy or the README disagrees
+with it.
 
 On Colab the cell installs the core package only: no Jupyter server, kernel,
 papermill or Jupyter Book, so nothing Colab pins (ipykernel, jupyter-client,
@@ -18,23 +19,18 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
 
-import yaml
-
-from ..paths import project_root
+from .. import project
 
 TAG = "remove-cell"
 _MARKER = "# In Google Colab: install this book's package"
 
 
 def pinned_source() -> tuple[str, str]:
-    """``(pip requirement, version)``: the package at its release tag in the book's repository."""
-    root = project_root()
-    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
-    url = yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"].rstrip("/")
-    return f"xray-cnn-book @ git+{url}@v{version}", version
+    """``(pip requirement, version)``: the package at its release tag in the book's one home."""
+    version = project.version()
+    return f"{project.DISTRIBUTION} @ git+{project.home().repository}@v{version}", version
 
 
 def render() -> str:

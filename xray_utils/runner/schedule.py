@@ -18,7 +18,7 @@ from ..errors import XrayError
 from ..files import remove_quietly
 from ..params import SYNTHETIC, ChapterParams, parse_overrides, resolve_params
 from ..paths import CACHE_ENV, DATA_ENV, PROSE_ENV, RUNS_ENV
-from . import chapters, timings
+from . import chapters, interrupt, timings
 from .execute import run_chapter
 from .lock import output_lock
 
@@ -83,11 +83,13 @@ def run(
             flush=True,
         )
         previous, seconds, run_started = timings.previous_timings(), {}, time.perf_counter()
+        started_at, clocks = time.time(), {}  # Unix times, comparable with the kernels' (see timings)
         env = kernel_environment(jobs)
-        for wave in waves:
+        for index, wave in enumerate(waves):
             if jobs > 1:  # longest first; without a record, the later (bigger-model) chapters first
                 wave = sorted(wave[::-1], key=lambda c: -previous.get(c.stem, 0))
-            failure = _run_wave(wave, params, timeout, output_dir, jobs, env, seconds, len(selected))
+            clocks.update({c.stem: {"wave": index} for c in wave})
+            failure = _run_wave(wave, params, timeout, output_dir, jobs, env, seconds, len(selected), clocks)
             if failure is not None:
                 source, exc = failure
                 print(
@@ -116,6 +118,8 @@ def run(
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "chapters_s": seconds,
                 "wall_s": time.perf_counter() - run_started,
+                "started": started_at,
+                "chapters": {stem: clocks[stem] for stem in seconds},
             }
         )
     return 0
@@ -123,11 +127,13 @@ def run(
 
 def _remove_strays(output_dir: Path) -> None:
     """Staged inputs and unfinished copies of chapters whose run was killed (this process holds the folder's lock)."""
-    for stray in [*output_dir.glob(".*.input.ipynb"), *output_dir.glob(".*.ipynb.running-*")]:
+    patterns = (".*.input.ipynb", ".*.ipynb.running-*", ".*.timings.jsonl")  # the last: kernels' clock logs
+    for stray in [path for pattern in patterns for path in output_dir.glob(pattern)]:
         print(f"note: removing {stray.name}, left by a run that was stopped", flush=True)
         remove_quietly(stray)
 
 
+@interrupt.kernels_killed_on_ctrl_c()
 def _run_wave(
     wave: list[Path],
     params: ChapterParams,
@@ -137,8 +143,12 @@ def _run_wave(
     env: dict[str, str],
     seconds: dict,
     total: int,
+    clocks: dict,
 ):
-    """Run ``wave`` with up to ``jobs`` kernels at once; ``(source, error)`` of the first failure, or None."""
+    """Run ``wave`` with up to ``jobs`` kernels at once; ``(source, error)`` of the first failure, or None.
+
+    Fills ``seconds`` (per chapter) and ``clocks`` (per chapter: start, end and its kernel's clock log).
+    """
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -147,19 +157,20 @@ def _run_wave(
     failures, started_count, done_before = [], [], len(seconds)
 
     def one(source: Path) -> None:
-        if failures:
+        if failures or interrupt.stopping():
             return
         if threading.current_thread() is not threading.main_thread():  # names the log prefix
             threading.current_thread().name = source.stem.split("_")[0]
         started_count.append(source)
         print(f"\n=== [{len(started_count) + done_before}/{total}] {source.stem} ===", flush=True)
-        started = time.perf_counter()
+        started, began = time.perf_counter(), time.time()
         try:
             output = run_chapter(source, params, timeout, output_dir, env)
         except papermill.PapermillExecutionError as exc:
             failures.append((source, exc))
             return
         seconds[source.stem] = time.perf_counter() - started
+        clocks[source.stem].update(start=began, end=time.time(), **timings.take_log(output_dir, source.stem))
         print(f"=== {source.stem} done in {seconds[source.stem]:.0f} s -> {output}", flush=True)
 
     if jobs == 1:
