@@ -87,12 +87,13 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q -rs $(UNIT_TESTS)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend $(UNIT_TESTS)
 
-## Every chapter executed once on the synthetic stand-in, the strict book build, then
+## Every chapter executed once on the synthetic stand-in, the strict book build and its PDF
+## (when a browser is found: the pages link it), then
 ## tests/book_checks: the built HTML, and each executed chapter against its twin with
 ## nbval's rules (tests/book_checks/test_twins_match.py; what `make nbval` checks by
 ## executing every notebook a second time).
 book-check: $(STAMP)
-	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/xray-book all --profile quick
+	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/xray-book all --profile quick --pdf auto
 	$(BIN)/python -m pytest -q tests/book_checks
 
 ## The built book in headless Chromium or Chrome: the first one found (tests/browser/book_browser.py

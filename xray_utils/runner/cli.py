@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
             help="chapters run at once, sharing the cores (default: %(default)s here)",
         )
         if name == "all":
-            # Printing takes 20-45 s: `make book` asks for it (auto), CI's book check does not.
+            # Printing takes 20-45 s, so plain `xray-book all` leaves it out; `make book` and `make test` ask (auto).
             command.add_argument(
                 "--pdf",
                 choices=("never", "auto", "always"),
