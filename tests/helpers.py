@@ -70,3 +70,26 @@ def write_run_folder(parent: Path, y_prob: np.ndarray | None = None) -> Path:
     np.savez(folder / "predictions.npz", indices=np.arange(3), y_true=np.arange(3), y_prob=probabilities)
     (folder / run_folders.COMPLETE).write_text("")
     return folder
+
+
+def write_scored_run(
+    folder: Path, model: str, protocol: str, y_true, y_prob, rates=(1e-3, 1e-3, 1e-4), class_names=None
+):
+    """A finished run at ``folder`` with these predictions and learning rates per epoch; the loaded ``Run``."""
+    import json
+
+    import pandas as pd
+
+    from xray_utils.data import CLASS_NAMES
+    from xray_utils.run_folders import COMPLETE, Run
+
+    folder.mkdir(parents=True)
+    np.savez(folder / "predictions.npz", indices=np.arange(len(y_true)), y_true=y_true, y_prob=y_prob)
+    names = list(class_names or CLASS_NAMES)
+    (folder / "config.json").write_text(json.dumps({"model": model, "protocol": protocol, "class_names": names}))
+    (folder / "metrics.json").write_text(json.dumps({"evaluated_epoch": 3, "epochs_run": 3}))
+    (folder / "environment.json").write_text("{}")
+    history = pd.DataFrame({"epoch": range(1, len(rates) + 1), "learning_rate": rates})
+    history.to_csv(folder / "history.csv", index=False)
+    (folder / COMPLETE).write_text("")
+    return Run.load(folder)

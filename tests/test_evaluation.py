@@ -1,26 +1,12 @@
-import json
-
 import numpy as np
-import pandas as pd
 import pytest
+from helpers import write_scored_run
 
 from xray_utils import evaluation
-from xray_utils.run_folders import COMPLETE, Run
 
 
 def _fake_run(folder, model, protocol, y_true, y_prob, rates=(1e-3, 1e-3, 1e-4)):
-    folder.mkdir(parents=True)
-    np.savez(folder / "predictions.npz", indices=np.arange(len(y_true)), y_true=y_true, y_prob=y_prob)
-    (folder / "config.json").write_text(
-        json.dumps({"model": model, "protocol": protocol, "class_names": ["COVID", "Normal", "Viral Pneumonia"]})
-    )
-    (folder / "metrics.json").write_text(json.dumps({"evaluated_epoch": 3, "epochs_run": 3}))
-    (folder / "environment.json").write_text("{}")
-    pd.DataFrame({"epoch": range(1, len(rates) + 1), "learning_rate": rates}).to_csv(
-        folder / "history.csv", index=False
-    )
-    (folder / COMPLETE).write_text("")
-    return Run.load(folder)
+    return write_scored_run(folder, model, protocol, y_true, y_prob, rates)
 
 
 @pytest.fixture

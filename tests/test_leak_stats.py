@@ -1,17 +1,15 @@
 """Paired statistics for the leak experiment: Newcombe's interval, McNemar's power, the pooled leak."""
 
-import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
+from helpers import write_scored_run
 from scipy.optimize import brentq
 from scipy.stats import binom, binomtest, multinomial, norm
 
 from xray_utils import evaluation, full_study, stats
 from xray_utils.errors import ConfigError
-from xray_utils.run_folders import COMPLETE, Run
 
 # Newcombe (1998), Stat Med 17:2635-50, worked examples: (a, b, c, d) = (both, first only,
 # second only, neither) and the 95 % limits of method 10, published to 4 decimals.
@@ -217,20 +215,9 @@ def test_detectable_difference_grows_with_discordance_and_refuses_bad_input():
 
 def _run(folder, protocol, right, rates):
     """A finished run whose saved predictions are right exactly where ``right`` is True."""
-    folder.mkdir(parents=True)
     y = np.arange(len(right)) % 3
     guess = np.where(right, y, (y + 1) % 3)
-    np.savez(folder / "predictions.npz", indices=np.arange(len(y)), y_true=y, y_prob=np.eye(3)[guess])
-    (folder / "config.json").write_text(
-        json.dumps({"model": "m1", "protocol": protocol, "class_names": ["a", "b", "c"]})
-    )
-    (folder / "metrics.json").write_text(json.dumps({"evaluated_epoch": 3, "epochs_run": 3}))
-    (folder / "environment.json").write_text("{}")
-    pd.DataFrame({"epoch": range(1, len(rates) + 1), "learning_rate": rates}).to_csv(
-        folder / "history.csv", index=False
-    )
-    (folder / COMPLETE).write_text("")
-    return Run.load(folder)
+    return write_scored_run(folder, "m1", protocol, y, np.eye(3)[guess], rates, class_names=["a", "b", "c"])
 
 
 @pytest.fixture
