@@ -21,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters train html test check lint unit nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins download linkcheck pdf
+.PHONY: book chapters train html test check lint unit unit-tf unit-jax nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins download linkcheck pdf
 
 # [tf-cpu]: TensorFlow CPU, the default backend here (a plain `pip install .` keeps an environment's own);
 # [book]: papermill, Jupyter Book, JupyterLab (the core package has no Jupyter stack).
@@ -71,21 +71,30 @@ linkcheck: $(STAMP)
 ## nbval-checked outputs then compared to the committed twin), the browser, the bench.
 CI_RUNS := $(CURDIR)/.cache/ci-runs
 UNIT_TESTS := --ignore=tests/book_checks --ignore=tests/browser tests
+# pytest-xdist: one worker per core, each test file on one worker (`--dist loadfile`: a module-scoped
+# fixture, such as the Colab-shaped venv, is built once). Under JAX one process already keeps the cores
+# busy (XLA compiles on all of them): two workers were measured no faster there.
+PARALLEL := -n auto --dist loadfile
+## Each phase timed (xray-bench --phases: the table at the end, the record in .cache/test-phases.json).
 test: $(STAMP)
-	$(MAKE) --no-print-directory lint unit book-check browser-check bench-fast
+	$(BIN)/xray-bench --phases lint unit-tf unit-jax book-check browser-check bench-fast
 
-## Before a commit: lint and the unit tests but the slow ones, TensorFlow only (under two minutes here).
+## Before a commit: lint and the unit tests but the slow ones, TensorFlow only, one worker per core.
 check: $(STAMP)
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q -m "not slow" $(UNIT_TESTS)
+	$(BIN)/python -m pytest -q $(PARALLEL) -m "not slow" $(UNIT_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest -q -rs $(UNIT_TESTS)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend $(UNIT_TESTS)
+unit: unit-tf unit-jax
+
+unit-tf: $(STAMP)
+	$(BIN)/python -m pytest -q -rs $(PARALLEL) --durations=15 $(UNIT_TESTS)
+
+unit-jax: $(STAMP)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -m backend --durations=10 $(UNIT_TESTS)
 
 ## Every chapter executed once on the synthetic stand-in, the strict book build and its PDF
 ## (when a browser is found: the pages link it), then

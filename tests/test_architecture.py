@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import pkgutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 import xray_utils
 
@@ -27,7 +26,7 @@ LAYERS = [
     {"params", "run_folders", "recipe", "explain", "page", "basics"},
     {"training", "evaluation", "plots"},
     {"plan", "evidence"},
-    {"full_study", "runner", "bench", "spread", "narrative"},
+    {"full_study", "runner", "bench", "spread", "narrative", "phases"},
 ]
 
 
@@ -132,11 +131,37 @@ def test_config_draws_no_data_and_storage_never_resolves_weights():
     assert not {t for t in graph["xray_utils.plan"] if t.startswith(("xray_utils.page", "xray_utils.runner"))}
 
 
-@pytest.mark.slow  # one fresh interpreter per module: about a minute in all
-@pytest.mark.parametrize("module", [m for m in _modules() if not m.endswith("__main__")])
-def test_every_module_imports_in_isolation(module):
-    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+# Third-party packages the modules import, loaded once before the children fork (seconds each: TensorFlow
+# alone takes about 4 s here). What is checked is the order of this package's own imports.
+PRELOAD = "tensorflow,keras,numpy,pandas,scipy,sklearn,matplotlib"
+PROBE = Path(__file__).with_name("import_probe.py")
+
+
+def _probe(modules: list[str], preload: str = PRELOAD, **kwargs) -> dict:
+    done = subprocess.run(
+        [sys.executable, PROBE, preload, *modules], capture_output=True, text=True, timeout=300, **kwargs
+    )
     assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_module_imports_in_isolation():
+    """Each module imported in a fresh child with no other module of this package loaded (about 10 s;
+    one fresh interpreter per module took about 110 s)."""
+    report = _probe([m for m in _modules() if not m.endswith("__main__")])
+    assert not report["failures"], "\n\n".join(f"{m}:\n{error}" for m, error in report["failures"].items())
+
+
+def test_the_isolation_probe_reports_a_module_that_fails_alone(tmp_path):
+    """The probe can fail: ``late`` imports only after ``early`` ran, so alone it breaks; ``early`` does not."""
+    package = tmp_path / "probed"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "early.py").write_text("import sys\nsys.modules[__name__].VALUE = 1\n")
+    (package / "late.py").write_text("import sys\nVALUE = sys.modules['probed.early'].VALUE\n")
+    report = _probe(["probed.early", "probed.late"], preload="json", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert list(report["failures"]) == ["probed.late"]
+    assert "KeyError: 'probed.early'" in report["failures"]["probed.late"]
 
 
 def test_the_module_list_is_the_package():

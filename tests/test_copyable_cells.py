@@ -6,6 +6,11 @@ a tiny random image set for one epoch, and its model is compared with
 :func:`xray_utils.models.build_model`: the same layer types in the same order
 (nested models expanded), the same output shapes, the same parameter count, and
 the same optimizer, loss and learning-rate schedule as :mod:`xray_utils.recipe`.
+
+DenseNet121's cell is built and compiled but its ``fit`` and ``evaluate`` are
+recorded, not run: TensorFlow takes about 50 s here to prepare DenseNet121's
+training step, and every book build (``make test``'s book check) runs that cell
+for real in chapter 5. What the record checks is what it passes them.
 """
 
 from __future__ import annotations
@@ -55,8 +60,26 @@ def describe(model: keras.Model) -> list[tuple[str, tuple]]:
     return [(type(layer).__name__, tuple(layer.output.shape[1:])) for layer in flat_layers(model)]
 
 
-def run_cell(source: str) -> dict:
-    """Execute a copyable cell on 36 random 32-px images, one epoch; returns its namespace."""
+class RecordedCalls:
+    """Stands in for ``keras.Model.fit`` and ``evaluate``: keeps their arguments, trains nothing."""
+
+    def __init__(self):
+        self.calls = []
+
+    def fit(self, model, *args, **kwargs):
+        self.calls.append(("fit", model, args, kwargs))
+        return keras.callbacks.History()
+
+    def evaluate(self, model, *args, **kwargs):
+        self.calls.append(("evaluate", model, args, kwargs))
+        return [1.0986, 1 / 3]  # what an untrained three-class model scores: ln 3, chance
+
+
+def run_cell(source: str, record: RecordedCalls | None = None, monkeypatch=None) -> dict:
+    """Execute a copyable cell on 36 random 32-px images, one epoch; returns its namespace.
+
+    With ``record`` (and ``monkeypatch``), ``fit`` and ``evaluate`` are recorded instead of run.
+    """
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 12)
     images = SimpleNamespace(
@@ -66,6 +89,9 @@ def run_cell(source: str) -> dict:
     )
     params = SimpleNamespace(epochs=1, m4_epochs=1, batch_size=8, image_size=SIZE, m4_image_size=SIZE, seed=1987)
     namespace = {"images": images, "params": params}
+    if record is not None:
+        monkeypatch.setattr(keras.Model, "fit", lambda model, *a, **k: record.fit(model, *a, **k))
+        monkeypatch.setattr(keras.Model, "evaluate", lambda model, *a, **k: record.evaluate(model, *a, **k))
     exec(compile(source, "<copyable cell>", "exec"), namespace)
     return namespace
 
@@ -97,8 +123,21 @@ def test_custom_cnn_cells_build_the_package_model(name):
 
 
 @pytest.mark.slow
-def test_densenet_cell_builds_the_package_model():
-    check_same_model("m4", run_cell(copyable_cell(CHAPTER_OF["m4"])))
+def test_densenet_cell_builds_the_package_model(monkeypatch):
+    record = RecordedCalls()
+    namespace = run_cell(copyable_cell(CHAPTER_OF["m4"]), record, monkeypatch)
+    check_same_model("m4", namespace)
+    (fit, evaluate) = record.calls  # one fit, then one evaluate, both of the cell's model
+    assert [call[0] for call in record.calls] == ["fit", "evaluate"]
+    assert fit[1] is evaluate[1] is namespace["model"]
+    x_train, y_train = fit[2]
+    assert x_train is namespace["x_train"] and y_train is namespace["y_train"]
+    assert fit[3]["epochs"] == 1 and fit[3]["batch_size"] == 8  # params.m4_epochs, params.batch_size
+    val_x, val_y = fit[3]["validation_data"]
+    assert val_x is namespace["x_test"] and val_y is namespace["y_test"]  # the study's flaw: the test set steers
+    assert namespace["lower_rate"] in fit[3]["callbacks"]
+    assert evaluate[2][0] is namespace["x_test"] and evaluate[2][1] is namespace["y_test"]
+    assert len(x_train) + len(val_x) == 36 and len(val_x) == 8  # the 80/20 split of the 36 images
 
 
 def test_describe_tells_models_apart():

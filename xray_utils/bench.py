@@ -13,6 +13,9 @@ Three tables:
   profile, from the last ``xray-book`` run, or measured now with
   ``--end-to-end`` (which rebuilds the book in place, about 5 minutes).
 
+Then the phases of the last ``make test`` (:mod:`xray_utils.phases`: ``--phases
+TARGET...`` runs and times them).
+
 ``--breakdown`` prints one other table instead: where each chapter's seconds went
 in the last ``xray-book`` run (``--executed DIR``: the run that executed into
 DIR; with ``--end-to-end``, a quick build measured now). Every figure is
@@ -406,6 +409,13 @@ def _parser() -> argparse.ArgumentParser:
         help="only where each chapter's seconds went in the last `xray-book` run (with --end-to-end: one run now)",
     )
     parser.add_argument(
+        "--phases",
+        nargs="+",
+        metavar="TARGET",
+        default=None,
+        help="run these make targets in turn, timed, and record and print their seconds (what `make test` does)",
+    )
+    parser.add_argument(
         "--executed",
         default=None,
         help="the folder that run executed into, with its timings.json (default: book/chapters)",
@@ -439,6 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.breakdown:
         return _breakdown_main(args)
+    if args.phases:
+        from . import phases
+
+        return phases.run_phases(args.phases)
     args.steps = args.steps or 6
     repeat = 1 if args.fast else args.repeat
     print(
@@ -453,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         _print_data_table(args, repeat)
     _print_model_table(args)
     _print_end_to_end(args.end_to_end, args.data)
+    from . import phases
+
+    phases.print_last()
     return 0
 
 
