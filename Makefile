@@ -76,8 +76,9 @@ UNIT_TESTS := --ignore=tests/book_checks --ignore=tests/browser tests
 # busy (XLA compiles on all of them): two workers were measured no faster there.
 PARALLEL := -n auto --dist loadfile
 ## Each phase timed (xray-bench --phases: the table at the end, the record in .cache/test-phases.json).
+## The JAX tests run beside the browser check, which mostly waits on Chromium; their output follows it.
 test: $(STAMP)
-	$(BIN)/xray-bench --phases lint unit-tf unit-jax book-check browser-check bench-fast
+	$(BIN)/xray-bench --phases lint unit-tf book-check unit-jax+browser-check bench-fast
 
 ## Before a commit: lint and the unit tests but the slow ones, TensorFlow only, one worker per core.
 check: $(STAMP)

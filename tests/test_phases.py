@@ -79,3 +79,53 @@ def test_no_targets_is_an_error():
 
 def test_cpu_model_is_named():
     assert phases.cpu_model().strip()
+
+
+def test_a_pair_runs_at_once_and_its_output_is_printed_whole_in_order(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(phases.SETUP_ENV, raising=False)
+    times = tmp_path / "times"
+    script = tmp_path / "make"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"python3 -c \"import time; print('$2', 'start', time.time())\" >> {times}\n"
+        'echo "output of $2"; sleep 0.5\n'
+        f"python3 -c \"import time; print('$2', 'end', time.time())\" >> {times}\n"
+        '[ "$2" = broken ] && exit 4\n'
+        "exit 0\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    assert phases.run_phases(["first", "a+b", "last"], make=str(script), root=tmp_path) == 0
+    seen = {}
+    for line in times.read_text().splitlines():
+        target, what, when = line.split()
+        seen[(target, what)] = float(when)
+    assert max(seen["a", "start"], seen["b", "start"]) < min(seen["a", "end"], seen["b", "end"])  # at once
+    assert seen["first", "end"] <= min(seen["a", "start"], seen["b", "start"])
+    assert seen["last", "start"] >= max(seen["a", "end"], seen["b", "end"])
+    out = capsys.readouterr().out
+    assert out.index("----- make a -----") < out.index("output of a") < out.index("----- make b -----")
+    assert out.index("----- make b -----") < out.index("output of b")
+    record = json.loads(phases.record_path(tmp_path).read_text())
+    assert [name for name, _ in record["phases"]] == ["first", "a+b", "a", "b", "last"]
+    seconds = dict(record["phases"])
+    assert seconds["a+b"] >= max(seconds["a"], seconds["b"])
+    # the table's total counts the pair once, not its members again
+    total = float(out.split("total")[-1].split()[0])
+    assert total == pytest.approx(seconds["first"] + seconds["a+b"] + seconds["last"], abs=0.2)
+
+    times.unlink()
+    assert phases.run_phases(["a+broken", "last"], make=str(script), root=tmp_path) == 4
+    assert "last" not in times.read_text() and "make broken failed (exit 4)" in capsys.readouterr().err
+
+
+def test_a_pair_names_each_target_once():
+    with pytest.raises(XrayError, match="name each make target once"):
+        phases.run_phases(["a+a"])
+    with pytest.raises(XrayError, match="name each make target once"):
+        phases.run_phases(["a+"])
+
+
+def test_while_the_phases_run_the_unfinished_record_is_not_printed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(phases.RUNNING_ENV, "1")
+    phases.print_last(tmp_path)
+    assert capsys.readouterr().out == ""

@@ -41,8 +41,8 @@ started and ended. Per chapter, in seconds:
   the notebook as each cell starts and ends, markdown ones too; IPython compiles);
 * shutdown: after the last cell (kernel shutdown, writing the executed copy);
 * wall: the chapter's wall time, the sum of the ten columns before it;
-* blocked: how long after the run's start the chapters it waits for (the
-  earlier wave: every chapter that trains) had finished;
+* blocked: how long after the run's start it was allowed to begin (a reader:
+  when every chapter that trains had finished, or every run it reads was published);
 * queued: how long it then waited for a free kernel slot (the first ones: for
   the runner's own set-up).
 
@@ -413,7 +413,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="TARGET",
         default=None,
-        help="run these make targets in turn, timed, and record and print their seconds (what `make test` does)",
+        help="run these make targets in turn (a+b: both at once), timed; record and print their seconds (`make test`)",
     )
     parser.add_argument(
         "--executed",
@@ -452,7 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.phases:
         from . import phases
 
-        return phases.run_phases(args.phases)
+        try:
+            return phases.run_phases(args.phases)
+        except XrayError as problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     args.steps = args.steps or 6
     repeat = 1 if args.fast else args.repeat
     print(
@@ -660,11 +664,15 @@ def chapter_breakdown(notebook: dict, clock: dict) -> dict[str, float]:
 
 
 def schedule_waits(record: dict) -> dict[str, dict[str, float]]:
-    """Per chapter: ``blocked`` (its earlier waves still running) and ``queued`` (no free kernel slot)."""
+    """Per chapter: ``blocked`` (waiting on the first wave) and ``queued`` (no free kernel slot).
+
+    A reader is blocked until it was allowed to start (its ``ready`` time: the first wave
+    done, or every run it reads published), read as the first wave's end in older records.
+    """
     chapters, waits = record["chapters"], {}
     for stem, clock in chapters.items():
         earlier = [c["end"] for c in chapters.values() if c["wave"] < clock["wave"]]
-        ready = max(earlier, default=record["started"])
+        ready = clock.get("ready", max(earlier, default=record["started"]))
         waits[stem] = {"blocked": ready - record["started"], "queued": clock["start"] - ready}
     return waits
 
@@ -672,8 +680,8 @@ def schedule_waits(record: dict) -> dict[str, dict[str, float]]:
 def critical_path(record: dict) -> list[str]:
     """The chapters, in order, each started when the one before it ended, the last one ending the run.
 
-    A chapter starts when its earlier wave is done and a kernel slot is free: both are
-    some chapter's end, so what held it back is the last chapter that ended before it started.
+    A chapter starts when a kernel slot is free (and, for a reader, its runs are ready): the
+    slot is some chapter's end, so what held it back is the last chapter that ended before it started.
     """
     chapters = record["chapters"]
     path = [max(chapters, key=lambda stem: chapters[stem]["end"])]

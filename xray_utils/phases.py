@@ -8,6 +8,13 @@ its core count), when, and each phase's seconds; then prints the table.
 ``xray-bench`` prints the last record again. Phases that ran before the venv
 existed (``.ci/run``: creating the venv, installing a browser) come in
 ``XRAY_SETUP_PHASES`` as ``name=seconds,name=seconds``.
+
+``a+b`` runs targets ``a`` and ``b`` at the same time, for phases that leave the
+cores idle (the browser check mostly waits on Chromium): each one's output goes to
+``.cache/phase-logs/<target>.log`` and is printed whole when both have ended, in
+the order given, so the log reads as if they had run one after the other. Each
+is recorded with its own seconds and, as ``a+b``, the pair's wall time; the
+total counts the pair once.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from .errors import XrayError
 from .files import atomic_write
 
 SETUP_ENV = "XRAY_SETUP_PHASES"
+RUNNING_ENV = "XRAY_PHASES_RUNNING"
 
 
 def record_path(root: str | Path | None = None) -> Path:
@@ -63,12 +71,23 @@ def run_phases(targets: list[str], make: str = "make", root: str | Path | None =
         raise XrayError("--phases needs at least one make target, e.g. --phases lint unit-tf")
     phases = setup_phases(os.environ.get(SETUP_ENV))
     started, status = time.time(), 0
-    for target in targets:
+    env = {**os.environ, RUNNING_ENV: "1"}  # xray-bench, run as a phase, leaves the unfinished record alone
+    for phase in targets:
         begun = time.perf_counter()
-        status = subprocess.run([make, "--no-print-directory", target], cwd=root).returncode
-        phases.append((target, time.perf_counter() - begun))
-        if status:
-            print(f"\nmake {target} failed (exit {status}): the later phases did not run.", file=sys.stderr)
+        if "+" in phase:
+            phases.append((phase, 0.0))  # the pair first, its members after it
+            at = len(phases) - 1
+            statuses = _run_together(phase.split("+"), make, root, env, phases)
+            failed = [(t, code) for t, code in statuses if code]
+            status = failed[0][1] if failed else 0
+            phases[at] = (phase, time.perf_counter() - begun)
+        else:
+            status = subprocess.run([make, "--no-print-directory", phase], cwd=root, env=env).returncode
+            failed = [(phase, status)] if status else []
+            phases.append((phase, time.perf_counter() - begun))
+        if failed:
+            names = ", ".join(f"make {t} failed (exit {code})" for t, code in failed)
+            print(f"\n{names}: the later phases did not run.", file=sys.stderr)
             break
     record = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
@@ -84,21 +103,55 @@ def run_phases(targets: list[str], make: str = "make", root: str | Path | None =
     return status
 
 
+def _run_together(
+    targets: list[str], make: str, root: str | Path | None, env: dict, phases: list
+) -> list[tuple[str, int]]:
+    """Run ``targets`` at once, each into its log; print the logs in order; ``[(target, exit status)]``.
+
+    Appends each target's ``(name, seconds)`` to ``phases``.
+    """
+    if any(not t for t in targets) or len(set(targets)) != len(targets):
+        raise XrayError(f"--phases {'+'.join(targets)}: name each make target once, e.g. unit-jax+browser-check")
+    logs = record_path(root).parent / "phase-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    running, begun = [], time.perf_counter()
+    for target in targets:
+        out = open(logs / f"{target}.log", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+        command = [make, "--no-print-directory", target]
+        running.append(
+            (target, out, subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT))
+        )
+    print(f"\nRunning at once: {', '.join(targets)} (their output follows when all have ended)", flush=True)
+    statuses = []
+    for target, out, process in running:
+        code = process.wait()
+        phases.append((target, time.perf_counter() - begun))
+        out.close()
+        statuses.append((target, code))
+    for target, _, _ in running:
+        print(f"\n----- make {target} -----", flush=True)
+        sys.stdout.write((logs / f"{target}.log").read_text(encoding="utf-8", errors="replace"))
+        sys.stdout.flush()
+    return statuses
+
+
 def print_phases(record: dict) -> None:
     """The phases table of one record (see :func:`run_phases`)."""
     state = "" if record.get("complete", True) else ", stopped at a failure"
     print(
         f"\nPhases of `make test` ({record.get('started')}, {record.get('cpu')}, {record.get('cores')} cores{state}):"
     )
-    total = 0.0
+    total, together = 0.0, {t for name, _ in record.get("phases", []) if "+" in name for t in name.split("+")}
     for name, seconds in record.get("phases", []):
-        total += seconds
-        print(f"{name:>24} {seconds:>7.1f} s")
+        total += 0.0 if name in together else seconds  # a pair counts once, as its wall time
+        print(f"{'  ' + name if name in together else name:>24} {seconds:>7.1f} s")
     print(f"{'total':>24} {total:>7.1f} s  ({total / 60:.1f} min)")
 
 
 def print_last(root: str | Path | None = None) -> None:
-    """The last recorded phases, or a line saying there are none."""
+    """The last recorded phases, or a line saying there are none; nothing while ``make test`` is timing them."""
+    if os.environ.get(RUNNING_ENV):
+        return
     path = record_path(root)
     if not path.is_file():
         print("\nPhases of `make test`: none recorded yet (`make test` records them).")
