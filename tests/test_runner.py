@@ -124,25 +124,27 @@ def test_parallel_run_trains_side_by_side_then_reads(book_dirs, monkeypatch):
     assert reader["start"] >= max(a["end"], b["end"])
 
 
-def test_a_reader_starts_once_every_planned_run_is_published_not_when_the_trainer_ends(book_dirs, capsys):
-    """The trainer announces all ten quick runs (as xray_utils.training does after publishing each), then
-    keeps working; the reader starts in the free slot meanwhile and sees the trainer not yet done."""
+def _trainer_and_reader(folder, skip: int, reader_body: str) -> list[str]:
+    """01_quick; 05_trainer announcing the quick profile's planned runs but the first ``skip`` (as
+    xray_utils.training does after publishing each), then working on for 3 s; 06_reader running
+    ``reader_body``. Returns the names announced."""
     from xray_utils.params import resolve_params
     from xray_utils.runner.kernel_clock import RUN_EVENT
     from xray_utils.runner.schedule import planned_run_prefixes
 
+    names = [f"{prefix}key" for prefix in sorted(planned_run_prefixes(resolve_params("quick")))[skip:]]
+    announce = "".join(f"sys.audit({RUN_EVENT!r}, {{'run': {name!r}}})\n" for name in names)
+    _chapter(folder, "01_quick", "pass\n")
+    _chapter(folder, "05_trainer", f"import sys, time\n{announce}time.sleep(3)\nopen('05_trainer.done', 'w')\n")
+    _chapter(folder, "06_reader", "import pathlib\n" + reader_body, header=READS_RUNS)
+    return names
+
+
+def test_a_reader_starts_once_every_planned_run_is_published_not_when_the_trainer_ends(book_dirs, capsys):
+    """The reader takes the slot 01 frees while the trainer, its runs all out, is still working."""
     folder, out = book_dirs
-    prefixes = sorted(planned_run_prefixes(resolve_params("quick")))
-    announce = "".join(f"sys.audit({RUN_EVENT!r}, {{'run': '{prefix}key'}})\n" for prefix in prefixes)
-    _chapter(folder, "01_quick", "open('01_quick.done', 'w').write('done')\n")
-    _chapter(
-        folder, "05_trainer", f"import sys, time\n{announce}time.sleep(4)\nopen('05_trainer.done', 'w').write('done')\n"
-    )
-    _chapter(
-        folder,
-        "06_reader",
-        "import pathlib\nopen('06_reader.saw', 'w').write(str(pathlib.Path('05_trainer.done').exists()))\n",
-        header=READS_RUNS,
+    names = _trainer_and_reader(
+        folder, 0, "open('06_reader.saw', 'w').write(str(pathlib.Path('05_trainer.done').exists()))\n"
     )
     assert runner.run("quick", timeout=120, jobs=2) == 0
     assert (folder / "06_reader.saw").read_text() == "False"  # it ran while the trainer was still working
@@ -150,25 +152,12 @@ def test_a_reader_starts_once_every_planned_run_is_published_not_when_the_traine
     record = json.loads((out / "timings.json").read_text())
     trainer, reader = record["chapters"]["05_trainer"], record["chapters"]["06_reader"]
     assert trainer["start"] < reader["ready"] <= reader["start"] < trainer["end"]
-    assert [run["run"] for run in trainer["runs"]] == [f"{prefix}key" for prefix in prefixes]
+    assert [run["run"] for run in trainer["runs"]] == names
 
 
 def test_a_reader_waits_for_the_trainers_while_a_planned_run_is_missing(book_dirs):
-    from xray_utils.params import resolve_params
-    from xray_utils.runner.kernel_clock import RUN_EVENT
-    from xray_utils.runner.schedule import planned_run_prefixes
-
     folder, out = book_dirs
-    prefixes = sorted(planned_run_prefixes(resolve_params("quick")))[1:]  # one run not announced
-    announce = "".join(f"sys.audit({RUN_EVENT!r}, {{'run': '{prefix}key'}})\n" for prefix in prefixes)
-    _chapter(folder, "01_quick", "pass\n")
-    _chapter(folder, "05_trainer", f"import sys, time\n{announce}time.sleep(2)\nopen('05_trainer.done', 'w')\n")
-    _chapter(
-        folder,
-        "06_reader",
-        "import pathlib\nassert pathlib.Path('05_trainer.done').exists()\n",
-        header=READS_RUNS,
-    )
+    _trainer_and_reader(folder, 1, "assert pathlib.Path('05_trainer.done').exists()\n")  # one run not announced
     assert runner.run("quick", timeout=120, jobs=2) == 0
     record = json.loads((out / "timings.json").read_text())
     assert record["chapters"]["06_reader"]["start"] >= record["chapters"]["05_trainer"]["end"]
