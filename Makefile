@@ -21,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # pip's config on some machines lists local mirrors that do not exist; hide that noise.
 PIP_QUIET := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
-.PHONY: book chapters train html test check lint unit unit-tf unit-jax nbval book-check browser-check bench bench-fast venv clean clean-runs sync twins download linkcheck pdf
+.PHONY: book chapters train html test check lint unit unit-tf unit-jax nbval nbval-cheap book-check browser-check bench bench-fast venv clean clean-runs sync twins download linkcheck pdf
 
 # [tf-cpu]: TensorFlow CPU, the default backend here (a plain `pip install .` keeps an environment's own);
 # [book]: papermill, Jupyter Book, JupyterLab (the core package has no Jupyter stack).
@@ -76,9 +76,10 @@ UNIT_TESTS := --ignore=tests/book_checks --ignore=tests/browser tests
 # busy (XLA compiles on all of them): two workers were measured no faster there.
 PARALLEL := -n auto --dist loadfile
 ## Each phase timed (xray-bench --phases: the table at the end, the record in .cache/test-phases.json).
-## The JAX tests run beside the browser check, which mostly waits on Chromium; their output follows it.
+## The JAX tests run beside the browser check, which mostly waits on Chromium, and nbval on two chapters;
+## their output follows, in that order.
 test: $(STAMP)
-	$(BIN)/xray-bench --phases lint unit-tf book-check unit-jax+browser-check bench-fast
+	$(BIN)/xray-bench --phases lint unit-tf book-check unit-jax+browser-check+nbval-cheap bench-fast
 
 ## Before a commit: lint and the unit tests but the slow ones, TensorFlow only, one worker per core.
 check: $(STAMP)
@@ -111,6 +112,13 @@ book-check: $(STAMP)
 ## with CI set the run fails instead (.ci/run installs Chromium first on CI).
 browser-check: $(STAMP)
 	$(BIN)/python -m pytest -q -s -rs tests/browser
+
+## nbval itself, the pytest plugin a course would copy, executing the two cheapest twins (chapter 1 and
+## the front page, which reads book-check's runs): part of `make test`, so that path stays exercised.
+NBVAL_CHEAP := notebooks/01_data_exploration.ipynb notebooks/index.ipynb
+nbval-cheap: $(STAMP)
+	XRAY_DATA_DIR=synthetic XRAY_RUNS_DIR=$(CI_RUNS) $(BIN)/python -m pytest -q -p no:cacheprovider \
+		--nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg $(NBVAL_CHEAP)
 
 ## nbval executing every twin itself (not part of `make test`: book-check compares the same cells).
 nbval: $(STAMP)

@@ -89,7 +89,7 @@ def test_a_pair_runs_at_once_and_its_output_is_printed_whole_in_order(tmp_path, 
     script.write_text(
         "#!/bin/sh\n"
         f"python3 -c \"import time; print('$2', 'start', time.time())\" >> {times}\n"
-        'echo "output of $2"; sleep 0.5\n'
+        'echo "output of $2"; sleep 0.5; [ "$2" = b ] && sleep 0.4\n'
         f"python3 -c \"import time; print('$2', 'end', time.time())\" >> {times}\n"
         '[ "$2" = broken ] && exit 4\n'
         "exit 0\n"
@@ -110,6 +110,7 @@ def test_a_pair_runs_at_once_and_its_output_is_printed_whole_in_order(tmp_path, 
     assert [name for name, _ in record["phases"]] == ["first", "a+b", "a", "b", "last"]
     seconds = dict(record["phases"])
     assert seconds["a+b"] >= max(seconds["a"], seconds["b"])
+    assert seconds["a"] < seconds["b"]  # each one's own end: b works 0.4 s longer than a
     # the table's total counts the pair once, not its members again
     total = float(out.split("total")[-1].split()[0])
     assert total == pytest.approx(seconds["first"] + seconds["a+b"] + seconds["last"], abs=0.2)

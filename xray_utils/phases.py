@@ -122,12 +122,17 @@ def _run_together(
             (target, out, subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT))
         )
     print(f"\nRunning at once: {', '.join(targets)} (their output follows when all have ended)", flush=True)
+    ended: dict[str, tuple[float, int]] = {}
+    while len(ended) < len(running):  # each one's own end, whichever ends first
+        for target, out, process in running:
+            if target not in ended and (code := process.poll()) is not None:
+                ended[target] = (time.perf_counter() - begun, code)
+                out.close()
+        time.sleep(0.2)
     statuses = []
-    for target, out, process in running:
-        code = process.wait()
-        phases.append((target, time.perf_counter() - begun))
-        out.close()
-        statuses.append((target, code))
+    for target, _, _ in running:
+        phases.append((target, ended[target][0]))
+        statuses.append((target, ended[target][1]))
     for target, _, _ in running:
         print(f"\n----- make {target} -----", flush=True)
         sys.stdout.write((logs / f"{target}.log").read_text(encoding="utf-8", errors="replace"))
@@ -141,11 +146,13 @@ def print_phases(record: dict) -> None:
     print(
         f"\nPhases of `make test` ({record.get('started')}, {record.get('cpu')}, {record.get('cores')} cores{state}):"
     )
-    total, together = 0.0, {t for name, _ in record.get("phases", []) if "+" in name for t in name.split("+")}
-    for name, seconds in record.get("phases", []):
-        total += 0.0 if name in together else seconds  # a pair counts once, as its wall time
-        print(f"{'  ' + name if name in together else name:>24} {seconds:>7.1f} s")
-    print(f"{'total':>24} {total:>7.1f} s  ({total / 60:.1f} min)")
+    rows = record.get("phases", [])
+    together = {t for name, _ in rows if "+" in name for t in name.split("+")}
+    width, total = max([24, *(len(name) for name, _ in rows)]), 0.0
+    for name, seconds in rows:
+        total += 0.0 if name in together else seconds  # targets run together count once, as their wall time
+        print(f"{'  ' + name if name in together else name:>{width}} {seconds:>7.1f} s")
+    print(f"{'total':>{width}} {total:>7.1f} s  ({total / 60:.1f} min)")
 
 
 def print_last(root: str | Path | None = None) -> None:
