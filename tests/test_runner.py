@@ -163,6 +163,38 @@ def test_a_reader_waits_for_the_trainers_while_a_planned_run_is_missing(book_dir
     assert record["chapters"]["06_reader"]["start"] >= record["chapters"]["05_trainer"]["end"]
 
 
+def test_a_trainer_that_crashes_outside_its_cells_stops_a_waiting_reader(book_dirs, monkeypatch):
+    """Not a cell error (say, a disk error staging the notebook): the error reaches the caller and the
+    reader waiting for the trainer's runs gives up instead of waiting for ever."""
+    import threading
+
+    from xray_utils.runner import schedule
+
+    folder, _ = book_dirs
+    _trainer_and_reader(folder, 1, "open('06_reader.ran', 'w')\n")
+    real = schedule.run_chapter
+
+    def crash_the_trainer(source, *args):
+        if source.stem == "05_trainer":
+            raise OSError("No space left on device")
+        return real(source, *args)
+
+    monkeypatch.setattr(schedule, "run_chapter", crash_the_trainer)
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(runner.run("quick", timeout=120, jobs=2))
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the reader kept waiting for a trainer that had crashed"
+    assert isinstance(outcome[0], OSError) and not (folder / "06_reader.ran").exists()
+
+
 def test_parallel_failure_stops_before_the_readers(book_dirs, capsys):
     folder, out = book_dirs
     _chapter(folder, "01_ok", "print('fine')\n")

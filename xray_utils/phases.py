@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -37,17 +36,6 @@ RUNNING_ENV = "XRAY_PHASES_RUNNING"
 def record_path(root: str | Path | None = None) -> Path:
     """Where the last ``make test``'s phases are recorded: ``<root>/.cache/test-phases.json`` (root: cwd)."""
     return Path(root or Path.cwd()) / ".cache" / "test-phases.json"
-
-
-def cpu_model() -> str:
-    """The CPU's model name as ``lscpu`` prints it (from ``/proc/cpuinfo``), else what Python knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name") and ":" in line:
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def setup_phases(text: str | None) -> list[tuple[str, float]]:
@@ -67,31 +55,30 @@ def setup_phases(text: str | None) -> list[tuple[str, float]]:
 
 def run_phases(targets: list[str], make: str = "make", root: str | Path | None = None) -> int:
     """Run each make target in turn, timed; record and print the phases. Returns the first failing exit status, or 0."""
+    from .spread import cpu_name  # lscpu's model name
+
     if not targets:
         raise XrayError("--phases needs at least one make target, e.g. --phases lint unit-tf")
     phases = setup_phases(os.environ.get(SETUP_ENV))
     started, status = time.time(), 0
     env = {**os.environ, RUNNING_ENV: "1"}  # xray-bench, run as a phase, leaves the unfinished record alone
     for phase in targets:
-        begun = time.perf_counter()
+        begun, at = time.perf_counter(), len(phases)
+        phases.append((phase, 0.0))  # a group first, its members after it
         if "+" in phase:
-            phases.append((phase, 0.0))  # the pair first, its members after it
-            at = len(phases) - 1
             statuses = _run_together(phase.split("+"), make, root, env, phases)
-            failed = [(t, code) for t, code in statuses if code]
-            status = failed[0][1] if failed else 0
-            phases[at] = (phase, time.perf_counter() - begun)
         else:
-            status = subprocess.run([make, "--no-print-directory", phase], cwd=root, env=env).returncode
-            failed = [(phase, status)] if status else []
-            phases.append((phase, time.perf_counter() - begun))
+            statuses = [(phase, subprocess.run([make, "--no-print-directory", phase], cwd=root, env=env).returncode)]
+        phases[at] = (phase, time.perf_counter() - begun)
+        failed = [(target, code) for target, code in statuses if code]
+        status = failed[0][1] if failed else 0
         if failed:
             names = ", ".join(f"make {t} failed (exit {code})" for t, code in failed)
             print(f"\n{names}: the later phases did not run.", file=sys.stderr)
             break
     record = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "complete": status == 0,
         "phases": [[name, round(seconds, 1)] for name, seconds in phases],

@@ -204,21 +204,24 @@ def _run_chapters(
 
     import papermill
 
-    failures, started_count = [], []
+    failures, crashed, started_count = [], [], []
     readers = set(schedule.readers)
 
+    def stop() -> bool:
+        return bool(failures or crashed) or interrupt.stopping()
+
     def one(source: Path) -> None:
-        if failures or interrupt.stopping():
+        if stop():
             return
         if threading.current_thread() is not threading.main_thread():  # names the log prefix
             threading.current_thread().name = source.stem.split("_")[0]
         note = ""
         if source in readers:
             while (note := schedule.readers_may_start()) is None:
-                if failures or interrupt.stopping():
+                if stop():
                     return
                 time.sleep(POLL_S)
-            if failures or interrupt.stopping():  # a trainer failed: a reader never starts
+            if stop():  # a trainer failed: a reader never starts
                 return
             clocks[source.stem]["ready"] = time.time()
         started_count.append(source)
@@ -230,6 +233,9 @@ def _run_chapters(
             failures.append((source, exc))
             clocks[source.stem]["end"] = time.time()  # ended: readers stop waiting on it
             return
+        except BaseException:  # anything else propagates, as before; a waiting reader gives up
+            crashed.append(source)
+            raise
         seconds[source.stem] = time.perf_counter() - started
         log = timings.take_log(output_dir, source.stem)
         clocks[source.stem].update(start=began, **log)
